@@ -1,0 +1,5 @@
+import sys
+
+from spconnect.entry import main
+
+sys.exit(main())
