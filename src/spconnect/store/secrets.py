@@ -1,0 +1,280 @@
+"""Where secrets live: the OS keyring, or by explicit choice a 0600 file or the environment.
+
+Usernames in the store are ``app:<name>`` (client secret) and ``profile:<name>`` (refresh
+token) under the service ``spconnect`` (``SPCONNECT_KEYRING_SERVICE`` overrides).
+
+No silent plaintext: keyring's fail, null and plaintext backends are refused with exit 7
+and the three ways out (design, "Files and storage"). Every keyring call runs with a
+timeout, because a locked collection or a hung D-Bus service otherwise blocks forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from spconnect.errors import StorageUnavailable, UsageError
+from spconnect.redaction import redact, register_secret
+from spconnect.store import files, paths
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+T = TypeVar("T")
+
+SECRETS_FILE = "secrets.json"
+# Windows Credential Manager: CRED_MAX_CREDENTIAL_BLOB_SIZE is 5 * 512 bytes, and keyring
+# stores the password as UTF-16 (2 bytes per character here).
+WINDOWS_MAX_BLOB_BYTES = 2560
+
+WAYS_OUT = (
+    "choose one: run a Secret Service (`spconnect doctor` prints the commands), "
+    "or opt into a 0600 file with --insecure-storage, "
+    'or set storage = "env" in config.toml and supply SPCONNECT_CLIENT_SECRET / '
+    "SPCONNECT_REFRESH_TOKEN (the usual choice in CI)"
+)
+
+
+def app_key(name: str) -> str:
+    return f"app:{name}"
+
+
+def profile_key(name: str) -> str:
+    return f"profile:{name}"
+
+
+def token_cache_key(name: str) -> str:
+    return f"cache:{name}"
+
+
+class SecretStore(Protocol):
+    kind: str  # "keyring", "file" or "env"
+    description: str  # what a person calls it: "Secret Service", "file ...", ...
+    secure: bool
+    writable: bool
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str) -> None: ...
+    def delete(self, key: str) -> bool: ...
+
+
+def _run_with_timeout(func: Callable[[], T], timeout: float, what: str) -> T:
+    """Run a keyring call in a daemon thread; give up with exit 7 after ``timeout``."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="spconnect-keyring", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise StorageUnavailable(
+            f"the keyring did not answer within {timeout:g} s ({what})",
+            "it may be locked and waiting for a password, or hung; run `spconnect doctor`",
+        )
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, StorageUnavailable):
+            raise error
+        assert isinstance(error, BaseException)
+        detail = redact(f"{type(error).__name__}: {error}")
+        raise StorageUnavailable(
+            f"the keyring failed ({what}): {detail}",
+            "is it unlocked? run `spconnect doctor`",
+        ) from None
+    return box["value"]  # type: ignore[return-value]
+
+
+def describe_backend(backend: object) -> tuple[str, bool]:
+    """A person's name for a keyring backend and whether it keeps secrets safe."""
+    cls = type(backend)
+    module, name = cls.__module__, cls.__name__
+    if module.startswith("keyring.backends.chainer"):
+        inner = getattr(backend, "backends", [])
+        if not inner:
+            return "no keyring backend", False
+        return describe_backend(inner[0])
+    if module.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        return "no keyring backend", False
+    if "plaintext" in name.lower() or module.startswith("keyrings.alt"):
+        return f"plaintext keyring ({module}.{name})", False
+    known = {
+        "keyring.backends.SecretService": "Secret Service",
+        "keyring.backends.libsecret": "Secret Service (libsecret)",
+        "keyring.backends.macOS": "macOS Keychain",
+        "keyring.backends.Windows": "Windows Credential Manager",
+        "keyring.backends.kwallet": "KWallet",
+    }
+    for prefix, label in known.items():
+        if module.startswith(prefix):
+            return label, True
+    return f"{module}.{name}", True
+
+
+def check_secret_size(description: str, key: str, value: str) -> None:
+    """Refuse, with an explanation, a secret the backend cannot hold."""
+    if description != "Windows Credential Manager":
+        return
+    size = len(value.encode("utf-16-le"))
+    if size > WINDOWS_MAX_BLOB_BYTES:
+        raise StorageUnavailable(
+            f"the secret for {key} is {size} bytes as stored by Windows Credential Manager, "
+            f"which holds at most {WINDOWS_MAX_BLOB_BYTES} bytes per entry",
+            'use storage = "env" with SPCONNECT_REFRESH_TOKEN, or --insecure-storage',
+        )
+
+
+class KeyringStore:
+    kind = "keyring"
+    writable = True
+
+    def __init__(self, service: str, timeout: float) -> None:
+        self.service = service
+        self.timeout = timeout
+        import keyring
+
+        backend = _run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
+        self.description, self.secure = describe_backend(backend)
+        if not self.secure:
+            raise StorageUnavailable(
+                f"no secure secret storage is available ({self.description})", WAYS_OUT
+            )
+        self._backend = backend
+
+    def get(self, key: str) -> str | None:
+        value: str | None = _run_with_timeout(
+            lambda: self._backend.get_password(self.service, key), self.timeout, f"reading {key}"
+        )
+        register_secret(value)
+        return value
+
+    def set(self, key: str, value: str) -> None:
+        register_secret(value)
+        check_secret_size(self.description, key, value)
+        _run_with_timeout(
+            lambda: self._backend.set_password(self.service, key, value),
+            self.timeout,
+            f"writing {key}",
+        )
+
+    def delete(self, key: str) -> bool:
+        from keyring.errors import PasswordDeleteError
+
+        def remove() -> bool:
+            try:
+                self._backend.delete_password(self.service, key)
+            except PasswordDeleteError:
+                return False
+            return True
+
+        return _run_with_timeout(remove, self.timeout, f"deleting {key}")
+
+
+class FileStore:
+    """``storage = "file"``: a 0600 JSON file beside the config. Chosen explicitly only."""
+
+    kind = "file"
+    secure = False
+    writable = True
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path or os.path.join(paths.config_dir(), SECRETS_FILE)
+        self.description = f"file {self.path} (0600, not encrypted)"
+
+    def _load(self) -> dict[str, str]:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return {}
+        except (ValueError, UnicodeDecodeError):
+            raise StorageUnavailable(
+                f"{self.path} is not a valid secrets file", "restore or remove it"
+            ) from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise StorageUnavailable(f"{self.path} is not a valid secrets file", "restore it")
+        for value in data.values():
+            register_secret(value)
+        return data
+
+    def _save(self, data: dict[str, str]) -> None:
+        files.write_private(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+
+    def _locked(self) -> FileLock:
+        return files.private_lock(self.path + ".lock", timeout=30)
+
+    def get(self, key: str) -> str | None:
+        return self._load().get(key)
+
+    def set(self, key: str, value: str) -> None:
+        register_secret(value)
+        with self._locked():
+            data = self._load()
+            data[key] = value
+            self._save(data)
+
+    def delete(self, key: str) -> bool:
+        with self._locked():
+            data = self._load()
+            if key not in data:
+                return False
+            del data[key]
+            self._save(data)
+        return True
+
+
+class EnvStore:
+    """``storage = "env"``: read-only secrets from the environment (CI)."""
+
+    kind = "env"
+    description = "environment (SPCONNECT_CLIENT_SECRET, SPCONNECT_REFRESH_TOKEN)"
+    secure = True
+    writable = False
+
+    def __init__(self, client_secret: str | None, refresh_token: str | None) -> None:
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        register_secret(client_secret)
+        register_secret(refresh_token)
+
+    def get(self, key: str) -> str | None:
+        if key.startswith("app:"):
+            return self._client_secret
+        if key.startswith("profile:"):
+            return self._refresh_token
+        return None
+
+    def set(self, key: str, value: str) -> None:
+        register_secret(value)
+        variable = (
+            "SPCONNECT_CLIENT_SECRET" if key.startswith("app:") else "SPCONNECT_REFRESH_TOKEN"
+        )
+        raise UsageError(
+            f'storage = "env" is read-only: spconnect cannot store {key}',
+            f"set {variable} in the environment instead, or change storage in config.toml",
+        )
+
+    def delete(self, key: str) -> bool:
+        return False
+
+
+def open_store(
+    storage: str,
+    *,
+    service: str,
+    timeout: float,
+    env_client_secret: str | None,
+    env_refresh_token: str | None,
+) -> SecretStore:
+    if storage == "file":
+        return FileStore()
+    if storage == "env":
+        return EnvStore(env_client_secret, env_refresh_token)
+    return KeyringStore(service, timeout)
