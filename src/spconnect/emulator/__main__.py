@@ -1,0 +1,58 @@
+"""``python -m spconnect.emulator``: run the emulator in the foreground for manual testing.
+
+Registers a demo app and a seller account and prints what to paste into spconnect. The
+credentials printed are the emulator's own, valid nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from spconnect.emulator.server import Emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spconnect.emulator")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any)")
+    parser.add_argument("--token-lifetime", type=int, default=3600, help="access token seconds")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    emulator = Emulator(
+        port=args.port, access_token_lifetime=args.token_lifetime, verbose=args.verbose
+    ).start()
+    app = emulator.state.register_app("demo")
+    account = emulator.state.add_account("Demo Seller", region="na")
+    refresh_token = emulator.state.self_authorize(app.client_id, account.selling_partner_id)
+    print(
+        f"""spconnect Amazon emulator on {emulator.url} (Ctrl-C to stop)
+
+  export SPCONNECT_LWA_URL={emulator.token_url}
+
+Emulated app 'demo' (these values work only against this emulator):
+  client id:      {app.client_id}
+  client secret:  {app.client_secret}
+  application id: {app.app_id}
+Self-authorized refresh token for {account.name} ({account.selling_partner_id}):
+  {refresh_token}
+
+Try:
+  spconnect app add demo --client-id {app.client_id} \\
+      --app-id {app.app_id} --redirect-uri {app.redirect_uris[0]} --client-secret-stdin
+  spconnect login --refresh-token-stdin --marketplace US
+  spconnect token
+""",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

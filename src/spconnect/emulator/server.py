@@ -1,0 +1,177 @@
+"""The emulator's HTTP server: a real server on 127.0.0.1 (ephemeral port by default).
+
+Tests run it in-process and point spconnect at it with ``SPCONNECT_LWA_URL`` (and, as
+the other parts arrive, ``SPCONNECT_CENTRAL_URL`` and ``SPCONNECT_SPAPI_URL``); nothing in
+spconnect knows it is talking to an emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from spconnect.emulator.lwa import token_endpoint
+from spconnect.emulator.state import EmulatorState, Fault
+
+TOKEN_PATH = "/auth/o2/token"
+MAX_BODY_BYTES = 64 * 1024
+
+_HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
+    b"<body><h1>Service Unavailable</h1><p>Please try again later.</p></body></html>"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.emulator.verbose:
+            super().log_message(format, *args)
+
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", secrets.token_hex(16))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(
+        self, status: int, body: dict[str, object], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(body).encode(), "application/json;charset=UTF-8", headers)
+
+    def _apply_fault(self, endpoint: str) -> bool:
+        """Act out an injected fault; True when it replaced the answer."""
+        fault = self.server.emulator.state.take_fault(endpoint)
+        if fault is None:
+            return False
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return False
+        if fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        if fault.kind == "rate_limit":
+            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            self._send_json(
+                429, {"error": "TooManyRequests", "error_description": "Rate exceeded"}, headers
+            )
+            return True
+        if fault.kind == "html":
+            self._send(fault.status, _HTML_ERROR_PAGE, "text/html")
+            return True
+        self._send_json(
+            fault.status,
+            {
+                "error": "server_error" if fault.status >= 500 else "temporarily_unavailable",
+                "error_description": "Injected failure",
+            },
+        )
+        return True
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send_json(413, {"error": "invalid_request"})
+            return
+        body = self.rfile.read(length)
+        if path == TOKEN_PATH:
+            self.server.emulator.state.count("token_requests")
+            if self._apply_fault("token"):
+                return
+            answer = token_endpoint(
+                self.server.emulator.state, self.headers.get("Content-Type", ""), body
+            )
+            self._send_json(answer.status, answer.body)
+            return
+        self._send_json(404, {"error": "not_found"})
+
+    def do_GET(self) -> None:
+        self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Fifty clients at once must not be refused by a short listen queue.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class Emulator:
+    """The built-in Amazon emulator. Use as a context manager or start()/stop()."""
+
+    def __init__(
+        self, *, port: int = 0, access_token_lifetime: int = 3600, verbose: bool = False
+    ) -> None:
+        self.state = EmulatorState(access_token_lifetime=access_token_lifetime)
+        self.verbose = verbose
+        self._port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "emulator not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + TOKEN_PATH
+
+    def start(self) -> Emulator:
+        # Loopback only: the emulator is for this machine's tests and demos.
+        self._server = _Server(("127.0.0.1", self._port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="spconnect-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def environment(self) -> dict[str, str]:
+        """The variables that point spconnect at this emulator."""
+        return {"SPCONNECT_LWA_URL": self.token_url}
+
+    # Conveniences for tests and the demo.
+    def inject(self, kind: str, times: int = 1, **options: object) -> None:
+        self.state.inject(Fault(kind=kind, times=times, **options))  # type: ignore[arg-type]
+
+    def count(self, key: str) -> int:
+        with self.state.lock:
+            return self.state.counts[key]

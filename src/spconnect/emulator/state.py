@@ -1,0 +1,216 @@
+"""What the emulated Amazon knows: apps, seller accounts, codes and tokens, counters and
+injected faults. Thread-safe: the HTTP server answers each request on its own thread."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+CODE_LIFETIME_SECONDS = 300  # amazon.md section 1: the authorization code lives 5 minutes
+
+
+def _token(prefix: str) -> str:
+    # Real tokens are long, URL-unsafe ('|') strings; mimic the shape, not the content.
+    return prefix + secrets.token_urlsafe(96)
+
+
+@dataclass
+class EmulatedApp:
+    name: str
+    client_id: str
+    client_secret: str
+    app_id: str
+    redirect_uris: list[str]
+    login_uri: str | None = None
+    draft: bool = True
+    kind: str = "seller"  # or "vendor"
+    old_secrets: list[str] = field(default_factory=list)  # still valid after a rotation
+
+
+@dataclass
+class Account:
+    selling_partner_id: str
+    name: str
+    region: str
+    marketplace_ids: list[str]
+    vendor: bool = False
+
+
+@dataclass
+class Grant:
+    client_id: str
+    selling_partner_id: str | None
+    revoked: bool = False
+
+
+@dataclass
+class Code:
+    client_id: str
+    redirect_uri: str
+    selling_partner_id: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class Fault:
+    """A failure to inject into the next ``times`` answers of ``endpoint``.
+
+    kind: "status" (answer ``status`` with an OAuth JSON error), "rate_limit" (429 with
+    ``retry_after``), "slow" (sleep ``delay`` then answer normally), "html" (answer
+    ``status`` with an HTML page, as a proxy or load balancer would), "drop" (close the
+    connection without an answer).
+    """
+
+    kind: str
+    times: int = 1
+    status: int = 503
+    retry_after: float | None = None
+    delay: float = 0.0
+    endpoint: str = "token"
+
+
+class EmulatorState:
+    def __init__(self, access_token_lifetime: int = 3600) -> None:
+        self.lock = threading.RLock()
+        self.access_token_lifetime = access_token_lifetime
+        self.apps: dict[str, EmulatedApp] = {}  # by client id
+        self.accounts: dict[str, Account] = {}  # by selling partner id
+        self.refresh_tokens: dict[str, Grant] = {}
+        self.access_tokens: dict[str, tuple[Grant, float, str | None]] = {}  # grant, exp, scope
+        self.codes: dict[str, Code] = {}
+        self.faults: list[Fault] = []
+        self.counts: Counter[str] = Counter()  # by grant type / endpoint
+        self.clock_offset = 0.0
+
+    # -- clock ---------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward (code expiry, token expiry)."""
+        with self.lock:
+            self.clock_offset += seconds
+
+    # -- registration --------------------------------------------------------------------
+
+    def register_app(
+        self,
+        name: str = "demo",
+        *,
+        redirect_uris: list[str] | None = None,
+        login_uri: str | None = None,
+        draft: bool = True,
+        kind: str = "seller",
+    ) -> EmulatedApp:
+        app = EmulatedApp(
+            name=name,
+            client_id="amzn1.application-oa2-client." + secrets.token_hex(16),
+            client_secret="amzn1.oa2-cs.v1." + secrets.token_hex(32),
+            app_id=f"amzn1.sp.solution.{_uuid()}",
+            redirect_uris=redirect_uris or ["https://example.com/spconnect/callback"],
+            login_uri=login_uri,
+            draft=draft,
+            kind=kind,
+        )
+        with self.lock:
+            self.apps[app.client_id] = app
+        return app
+
+    def add_account(
+        self,
+        name: str,
+        *,
+        region: str = "na",
+        marketplace_ids: list[str] | None = None,
+        selling_partner_id: str | None = None,
+        vendor: bool = False,
+    ) -> Account:
+        sp_id = selling_partner_id or "A" + secrets.token_hex(7).upper()[:13]
+        account = Account(
+            selling_partner_id=sp_id,
+            name=name,
+            region=region,
+            marketplace_ids=marketplace_ids or ["ATVPDKIKX0DER"],
+            vendor=vendor,
+        )
+        with self.lock:
+            self.accounts[sp_id] = account
+        return account
+
+    def rotate_secret(self, client_id: str) -> str:
+        """A new client secret; the old one keeps working, as after Amazon's rotation."""
+        with self.lock:
+            app = self.apps[client_id]
+            app.old_secrets.append(app.client_secret)
+            app.client_secret = "amzn1.oa2-cs.v1." + secrets.token_hex(32)
+            return app.client_secret
+
+    def expire_old_secrets(self, client_id: str) -> None:
+        with self.lock:
+            self.apps[client_id].old_secrets.clear()
+
+    # -- authorizations ------------------------------------------------------------------
+
+    def self_authorize(self, client_id: str, selling_partner_id: str | None = None) -> str:
+        """A refresh token as Seller Central's "Authorize app" shows it (amazon.md 8)."""
+        token = _token("Atzr|")
+        with self.lock:
+            self.refresh_tokens[token] = Grant(client_id, selling_partner_id)
+        return token
+
+    def issue_code(self, client_id: str, redirect_uri: str, selling_partner_id: str) -> str:
+        code = "AN" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.codes[code] = Code(client_id, redirect_uri, selling_partner_id, self.now())
+        return code
+
+    def revoke(
+        self,
+        refresh_token: str | None = None,
+        *,
+        client_id: str | None = None,
+        selling_partner_id: str | None = None,
+    ) -> int:
+        """Revoke one refresh token, or every one of an app/account pair. Returns count."""
+        count = 0
+        with self.lock:
+            for token, grant in self.refresh_tokens.items():
+                if (refresh_token is not None and token == refresh_token) or (
+                    refresh_token is None
+                    and grant.client_id == client_id
+                    and grant.selling_partner_id == selling_partner_id
+                ):
+                    grant.revoked = True
+                    count += 1
+        return count
+
+    # -- faults and counters -------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.endpoint == endpoint and fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def count(self, key: str) -> None:
+        with self.lock:
+            self.counts[key] += 1
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())

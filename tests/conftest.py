@@ -1,0 +1,198 @@
+"""Shared fixtures: the emulator, a CLI runner (real subprocesses of the installed console
+script), and the real Secret Service.
+
+Tests that need the keyring or a browser skip on a laptop that lacks them; under CI=true
+such a skip is a failure (the project's rules), so CI can never go green without them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from spconnect.emulator import Emulator
+from spconnect.emulator.state import Account, EmulatedApp
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CONSOLE_SCRIPT = str(Path(sys.executable).with_name("spconnect"))
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> None:
+    """A real, unlocked Secret Service (gnome-keyring) on the session bus."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        skip_or_fail("no D-Bus session: run the tests through ./scripts/test")
+    import keyring
+
+    from spconnect.store.secrets import describe_backend
+
+    backend = keyring.get_keyring()
+    label, secure = describe_backend(backend)
+    if label != "Secret Service" or not secure:
+        skip_or_fail(f"the keyring backend is {label}, not a Secret Service")
+    probe = f"spconnect-probe-{uuid.uuid4().hex}"
+    try:
+        keyring.set_password(probe, "probe", "value")
+        assert keyring.get_password(probe, "probe") == "value"
+        keyring.delete_password(probe, "probe")
+    except Exception as exc:
+        skip_or_fail(f"the Secret Service is not usable: {exc}")
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+@dataclass
+class Result:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Cli:
+    """Runs ``spconnect`` as a subprocess in an isolated config, cache and keyring."""
+
+    env: dict[str, str]
+    config_dir: Path
+    cache_dir: Path
+    keyring_service: str
+    history: list[Result] = field(default_factory=list)
+
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        completed = subprocess.run(
+            [CONSOLE_SCRIPT, *args],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=timeout,
+        )
+        result = Result(tuple(args), completed.returncode, completed.stdout, completed.stderr)
+        self.history.append(result)
+        return result
+
+    def ok(self, *args: str, input: str | None = None, **kw: object) -> Result:
+        result = self.run(*args, input=input, **kw)  # type: ignore[arg-type]
+        assert result.returncode == 0, f"spconnect {' '.join(args)} failed:\n{result.output}"
+        return result
+
+    def files(self) -> list[Path]:
+        return [p for d in (self.config_dir, self.cache_dir) for p in d.rglob("*") if p.is_file()]
+
+
+def clean_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPCONNECT_", "PYTHON"))}
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
+    return env
+
+
+@pytest.fixture
+def cli(tmp_path: Path, emulator: Emulator) -> Iterator[Cli]:
+    service = f"spconnect-test-{uuid.uuid4().hex[:12]}"
+    env = clean_environment()
+    env.update(
+        SPCONNECT_CONFIG_DIR=str(tmp_path / "config"),
+        SPCONNECT_CACHE_DIR=str(tmp_path / "cache"),
+        SPCONNECT_KEYRING_SERVICE=service,
+        **emulator.environment(),
+    )
+    runner = Cli(env, tmp_path / "config", tmp_path / "cache", service)
+    yield runner
+    _forget_keyring_service(service)
+
+
+def _forget_keyring_service(service: str) -> None:
+    """Delete whatever a test left under its own keyring service name."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return
+    try:
+        import secretstorage
+
+        connection = secretstorage.dbus_init()
+        collection = secretstorage.get_default_collection(connection)
+        for item in collection.search_items({"service": service}):
+            item.delete()
+    except Exception:
+        pass
+
+
+@dataclass
+class Seller:
+    """An emulated app and seller account, configured and logged in through the CLI."""
+
+    app: EmulatedApp
+    account: Account
+    refresh_token: str
+
+
+def add_app(cli: Cli, app: EmulatedApp, *extra: str, name: str = "demo") -> Result:
+    return cli.ok(
+        "app",
+        "add",
+        name,
+        "--client-id",
+        app.client_id,
+        "--app-id",
+        app.app_id,
+        "--redirect-uri",
+        app.redirect_uris[0],
+        "--client-secret-stdin",
+        *extra,
+        input=app.client_secret + "\n",
+    )
+
+
+def login_self_authorized(
+    cli: Cli, emulator: Emulator, *extra: str, profile: str = "default", app_name: str = "demo"
+) -> Seller:
+    app = next(a for a in emulator.state.apps.values() if a.name == app_name)
+    account = emulator.state.add_account(f"Seller {profile}")
+    token = emulator.state.self_authorize(app.client_id, account.selling_partner_id)
+    cli.ok(
+        "login",
+        "--refresh-token-stdin",
+        "--marketplace",
+        "US",
+        "-p",
+        profile,
+        *extra,
+        input=token + "\n",
+    )
+    return Seller(app, account, token)
+
+
+@pytest.fixture
+def seller(cli: Cli, emulator: Emulator, secret_service: None) -> Seller:
+    """App 'demo' and profile 'default' in the real Secret Service, logged in."""
+    app = emulator.state.register_app("demo")
+    add_app(cli, app)
+    return login_self_authorized(cli, emulator)
