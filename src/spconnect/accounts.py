@@ -1,0 +1,259 @@
+"""Changing what is connected: apps, profiles and their secrets.
+
+Each function here keeps two rules of the design: whatever changes a profile's refresh
+token or its app's credentials rewrites or deletes the profile's cached access token in
+the same step (the fast path trusts the cache), and a failed operation never deletes a
+working credential (new secrets are proven first, stored second, old ones dropped last).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spconnect import tokens
+from spconnect.amazon import ids
+from spconnect.amazon.lwa import FailureContext, TokenGrant
+from spconnect.amazon.marketplaces import Marketplace
+from spconnect.errors import AuthorizationRejected, NotSetUp, UsageError
+from spconnect.store.config import AppConfig, ProfileConfig, editing_config, now_utc, today_utc
+from spconnect.store.secrets import app_key, profile_key
+from spconnect.workspace import Workspace
+
+
+def _set_storage(ws: Workspace, insecure_storage: bool) -> None:
+    """``--insecure-storage`` switches this config to the 0600 file store, explicitly."""
+    if insecure_storage and ws.config.storage != "file":
+        with editing_config() as config:
+            config.storage = "file"
+        ws.use_config(config)
+
+
+def add_app(
+    ws: Workspace,
+    name: str,
+    app: AppConfig,
+    client_secret: str | None,
+    *,
+    insecure_storage: bool = False,
+    replace: bool = False,
+) -> None:
+    ids.check_profile_name(name)
+    if name in ws.config.apps and not replace:
+        raise UsageError(
+            f"app {name!r} already exists",
+            f"remove it first (`spconnect app remove {name}`) or choose another name",
+        )
+    _set_storage(ws, insecure_storage)
+    if client_secret is not None:
+        client_secret = ids.check_client_secret(client_secret)
+        ws.secrets.set(app_key(name), client_secret)
+        app = app.model_copy(update={"secret_set_at": today_utc()})
+    with editing_config() as config:
+        config.apps[name] = app
+    ws.use_config(config)
+    for profile in config.profiles_of_app(name):
+        tokens.invalidate_cached(ws, profile)
+
+
+def remove_app(ws: Workspace, name: str) -> list[str]:
+    """Remove an app and its secret; returns the profiles that now have no app."""
+    ws.config.app(name)
+    orphans = ws.config.profiles_of_app(name)
+    for profile in orphans:
+        tokens.invalidate_cached(ws, profile)
+    if ws.secrets.writable:
+        ws.secrets.delete(app_key(name))
+    with editing_config() as config:
+        config.apps.pop(name, None)
+    ws.use_config(config)
+    return orphans
+
+
+@dataclass(frozen=True)
+class SecretChange:
+    verified_with: str | None  # the profile whose refresh proved the secret, if any
+
+
+def set_app_secret(ws: Workspace, name: str, client_secret: str) -> SecretChange:
+    """Rotate an app's client secret; prove it with one refresh when a profile exists.
+
+    A rejected secret leaves the old one in place (design, "Security rules").
+    """
+    app = ws.config.app(name)
+    client_secret = ids.check_client_secret(client_secret)
+    profiles = ws.config.profiles_of_app(name)
+    proof: tuple[str, tokens.Credentials, TokenGrant] | None = None
+    for profile in profiles:
+        try:
+            creds = tokens.credentials(ws, profile)
+        except NotSetUp:
+            continue
+        grant = ws.lwa.refresh(
+            client_id=app.client_id,
+            client_secret=client_secret,
+            refresh_token=creds.refresh_token,
+            context=FailureContext(profile=profile, app=name),
+        )
+        proof = (profile, creds, grant)
+        break
+    ws.secrets.set(app_key(name), client_secret)
+    with editing_config() as config:
+        config.apps[name].secret_set_at = today_utc()
+    ws.use_config(config)
+    for profile in profiles:
+        tokens.invalidate_cached(ws, profile)
+    if proof is None:
+        return SecretChange(verified_with=None)
+    profile, creds, grant = proof
+    tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
+    return SecretChange(verified_with=profile)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    profile: str
+    app: str
+    region: str
+    marketplace: Marketplace
+    selling_partner_id: str | None
+    expires_at: float
+
+
+def resolve_app_name(ws: Workspace, requested: str | None, profile: str) -> str:
+    """The app to log in with: --app, the profile's current app, or the only app."""
+    if requested:
+        ws.config.app(requested)
+        return requested
+    existing = ws.config.profiles.get(profile)
+    if existing is not None and existing.app in ws.config.apps:
+        return existing.app
+    if len(ws.config.apps) == 1:
+        return next(iter(ws.config.apps))
+    if not ws.config.apps:
+        raise NotSetUp(
+            "no app is configured yet",
+            "add one: `spconnect app add NAME --client-id ... --app-id ... --redirect-uri ...`",
+        )
+    raise UsageError(
+        f"several apps are configured ({', '.join(sorted(ws.config.apps))})",
+        "choose one with --app NAME",
+    )
+
+
+def store_authorization(
+    ws: Workspace,
+    *,
+    profile: str,
+    app_name: str,
+    marketplace: Marketplace,
+    refresh_token: str,
+    grant: TokenGrant,
+    selling_partner_id: str | None,
+) -> LoginResult:
+    """Store a proven refresh token and its profile; rewrite the cache with ``grant``."""
+    app = ws.config.app(app_name)
+    ws.secrets.set(profile_key(profile), refresh_token)
+    with editing_config() as config:
+        previous = config.profiles.get(profile)
+        config.profiles[profile] = ProfileConfig(
+            app=app_name,
+            region=marketplace.region,
+            marketplace=marketplace.marketplace_id,
+            # A self-authorized token has no selling partner id; keep a known one.
+            selling_partner_id=selling_partner_id
+            or (previous.selling_partner_id if previous and previous.app == app_name else None),
+            authorized_at=now_utc(),
+            sandbox=previous.sandbox if previous else False,
+        )
+    ws.use_config(config)
+    creds = tokens.Credentials(
+        profile=config.profiles[profile],
+        app_name=app_name,
+        app=app,
+        client_secret=tokens.client_secret_of(ws, app_name),
+        refresh_token=refresh_token,
+    )
+    tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
+    return LoginResult(
+        profile=profile,
+        app=app_name,
+        region=marketplace.region,
+        marketplace=marketplace,
+        selling_partner_id=config.profiles[profile].selling_partner_id,
+        expires_at=grant.expires_at,
+    )
+
+
+def import_refresh_token(
+    ws: Workspace,
+    *,
+    profile: str,
+    app_name: str | None,
+    marketplace: Marketplace | None,
+    refresh_token: str,
+    force: bool = False,
+    insecure_storage: bool = False,
+) -> LoginResult:
+    """Self-authorization (amazon.md section 8): check a pasted refresh token with one
+    refresh, then store it. Nothing is stored when the refresh fails."""
+    ids.check_profile_name(profile)
+    refresh_token = ids.check_refresh_token(refresh_token)
+    app_name = resolve_app_name(ws, app_name, profile)
+    app = ws.config.app(app_name)
+    existing = ws.config.profiles.get(profile)
+    if marketplace is None:
+        if existing is None:
+            raise UsageError(
+                "--marketplace is required: a refresh token is regional and does not say "
+                "which region it is for",
+                "pass the country code, marketplace id or region, e.g. --marketplace US",
+            )
+        from spconnect.amazon.marketplaces import by_id, resolve_marketplace
+
+        marketplace = by_id(existing.marketplace) or resolve_marketplace(existing.region)
+    if existing is not None and existing.selling_partner_id and not force:
+        raise UsageError(
+            f"profile {profile!r} holds selling partner {existing.selling_partner_id}, and a "
+            "self-authorized token does not say which account it belongs to",
+            "use another profile (-p NAME), or --force to replace it",
+        )
+    _set_storage(ws, insecure_storage)
+    client_secret = tokens.client_secret_of(ws, app_name)
+    try:
+        grant = ws.lwa.refresh(
+            client_id=app.client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            context=FailureContext(profile=profile, app=app_name),
+        )
+    except AuthorizationRejected as exc:
+        raise AuthorizationRejected(
+            exc.message.split("; the seller")[0] + "; the token was revoked, mistyped, or "
+            f"belongs to another app than {app_name!r} or another region than "
+            f"{marketplace.region}",
+            "generate a new one (Seller Central > Develop Apps > Authorize app) and try again",
+        ) from None
+    return store_authorization(
+        ws,
+        profile=profile,
+        app_name=app_name,
+        marketplace=marketplace,
+        refresh_token=refresh_token,
+        grant=grant,
+        selling_partner_id=None,
+    )
+
+
+def logout(ws: Workspace, profiles: list[str]) -> list[str]:
+    """Remove profiles' refresh tokens, caches and config entries; returns the removed."""
+    for name in profiles:
+        ws.config.profile(name)
+    for name in profiles:
+        tokens.invalidate_cached(ws, name)
+        if ws.secrets.writable:
+            ws.secrets.delete(profile_key(name))
+    with editing_config() as config:
+        for name in profiles:
+            config.profiles.pop(name, None)
+    ws.use_config(config)
+    return profiles

@@ -1,0 +1,1 @@
+"""The Typer command-line interface: parse flags, call plain functions, render results."""

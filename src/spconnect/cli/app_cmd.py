@@ -1,0 +1,189 @@
+"""``spconnect app``: register, list, show, remove an SP-API app; rotate its secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from spconnect import accounts
+from spconnect.cli.common import ProfileOpt, VerboseOpt, out, read_secret, say, setup_verbose
+from spconnect.errors import StorageUnavailable, UsageError
+from spconnect.store.config import (
+    DEFAULT_CALLBACK_PORT,
+    SECRET_ROTATION_DAYS,
+    AppConfig,
+    today_utc,
+)
+from spconnect.store.secrets import app_key
+from spconnect.workspace import Workspace
+
+app = typer.Typer(help="Register and manage SP-API applications.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="A short name for the app, e.g. 'myapp'.")]
+
+
+def build_app_config(**fields: object) -> AppConfig:
+    """Validate app fields as the config file would, as a usage error naming the flag."""
+    try:
+        return AppConfig.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "a value"
+        raise UsageError(f"{flag}: {error['msg'].removeprefix('Value error, ')}") from None
+
+
+@app.command("add")
+def add(
+    name: NameArg,
+    client_id: Annotated[str, typer.Option(help="LWA client id (amzn1.application-oa2-client.…)")],
+    app_id: Annotated[str, typer.Option(help="SP-API application id (amzn1.sp.solution.…)")],
+    redirect_uri: Annotated[
+        str, typer.Option(help="The https Redirect URI registered for the app")
+    ],
+    login_uri: Annotated[
+        str | None, typer.Option(help="The https Login URI registered for the app")
+    ] = None,
+    draft: Annotated[
+        bool,
+        typer.Option("--draft/--published", help="Draft apps need version=beta on consent."),
+    ] = True,
+    vendor: Annotated[bool, typer.Option("--vendor", help="A Vendor Central app.")] = False,
+    callback_port: Annotated[
+        int, typer.Option(help="Loopback port for the consent answer.")
+    ] = DEFAULT_CALLBACK_PORT,
+    client_secret_stdin: Annotated[
+        bool, typer.Option("--client-secret-stdin", help="Read the LWA client secret from stdin.")
+    ] = False,
+    insecure_storage: Annotated[
+        bool,
+        typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
+    ] = False,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Register an app: its ids and URIs in config.toml, its client secret in the keyring."""
+    setup_verbose(verbose)
+    config = build_app_config(
+        client_id=client_id,
+        app_id=app_id,
+        redirect_uri=redirect_uri,
+        login_uri=login_uri,
+        draft=draft,
+        kind="vendor" if vendor else "seller",
+        callback_port=callback_port,
+    )
+    ws = Workspace()
+    if name in ws.config.apps:
+        raise UsageError(
+            f"app {name!r} already exists",
+            f"remove it first (`spconnect app remove {name}`) or choose another name",
+        )
+    secret: str | None = None
+    if client_secret_stdin or ws.config.storage != "env" or insecure_storage:
+        secret = read_secret(
+            from_stdin=client_secret_stdin, what="LWA client secret", flag="--client-secret-stdin"
+        )
+    accounts.add_app(ws, name, config, secret, insecure_storage=insecure_storage)
+    where = ws.secrets.description if secret else "the environment (SPCONNECT_CLIENT_SECRET)"
+    say(f"Added app {name!r} ({config.kind}, {'draft' if config.draft else 'published'}).")
+    say(f"Client secret: {where}.")
+    if not ws.secrets.secure:
+        say("Warning: secrets are kept in a plain 0600 file, not an encrypted keyring.")
+    say(f"Next: spconnect login --app {name}")
+
+
+@app.command("list")
+def list_apps(profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
+    """List configured apps (one per line: name, kind, status, client id, redirect URI)."""
+    setup_verbose(verbose)
+    ws = Workspace()
+    if not ws.config.apps:
+        say("No apps configured. Add one with `spconnect app add`.")
+        return
+    for name, entry in sorted(ws.config.apps.items()):
+        status = "draft" if entry.draft else "published"
+        out(f"{name}\t{entry.kind}\t{status}\t{entry.client_id}\t{entry.redirect_uri}\n")
+
+
+def _rotation_text(set_at: dt.date | None) -> str:
+    if set_at is None:
+        return "date unknown (set it with `spconnect app set-secret` to track rotation)"
+    age = (today_utc() - set_at).days
+    left = SECRET_ROTATION_DAYS - age
+    due = "overdue" if left < 0 else f"{left} days before the 180-day rotation"
+    return f"set {set_at.isoformat()} ({age} days ago; {due})"
+
+
+@app.command("show")
+def show(name: NameArg, profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
+    """Show an app's settings, where its secret is kept, and the profiles using it."""
+    setup_verbose(verbose)
+    ws = Workspace()
+    entry = ws.config.app(name)
+    try:
+        store = ws.secrets
+        stored = store.get(app_key(name)) is not None
+        secret_line = f"{'stored' if stored else 'NOT stored'} in {store.description}" + (
+            "" if store.secure else " (insecure)"
+        )
+    except StorageUnavailable as exc:
+        secret_line = f"unknown: {exc.message}"
+    rows = [
+        ("name", name),
+        ("kind", entry.kind),
+        ("status", "draft (consent adds version=beta)" if entry.draft else "published"),
+        ("client id", entry.client_id),
+        ("application id", entry.app_id),
+        ("redirect uri", entry.redirect_uri),
+        ("login uri", entry.login_uri or "(none)"),
+        ("callback port", str(entry.callback_port)),
+        ("client secret", secret_line),
+        ("secret rotation", _rotation_text(entry.secret_set_at)),
+        ("storage", ws.config.storage),
+        ("profiles", ", ".join(ws.config.profiles_of_app(name)) or "(none)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    out("".join(f"{k.ljust(width)}  {v}\n" for k, v in rows))
+
+
+@app.command("remove")
+def remove(name: NameArg, profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
+    """Remove an app and its stored client secret."""
+    setup_verbose(verbose)
+    orphans = accounts.remove_app(Workspace(), name)
+    say(f"Removed app {name!r} and its client secret.")
+    if orphans:
+        say(
+            f"Profiles {', '.join(orphans)} used it and cannot get tokens until an app named "
+            f"{name!r} is added again; `spconnect logout -p NAME` removes them."
+        )
+
+
+@app.command("set-secret")
+def set_secret(
+    name: NameArg,
+    client_secret_stdin: Annotated[
+        bool, typer.Option("--client-secret-stdin", help="Read the new secret from stdin.")
+    ] = False,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Store a new client secret (rotation) and record the date; proven first if possible."""
+    setup_verbose(verbose)
+    ws = Workspace()
+    ws.config.app(name)
+    secret = read_secret(
+        from_stdin=client_secret_stdin, what="new LWA client secret", flag="--client-secret-stdin"
+    )
+    change = accounts.set_app_secret(ws, name, secret)
+    if change.verified_with:
+        say(f"Amazon accepted the new secret (checked with profile {change.verified_with!r}).")
+    else:
+        say("Stored without a check: no profile of this app holds a refresh token yet.")
+    say(
+        f"Client secret of {name!r} updated in {ws.secrets.description}; rotation due in "
+        f"{SECRET_ROTATION_DAYS} days."
+    )

@@ -1,0 +1,87 @@
+"""The Typer application and the one place where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from spconnect._version import __version__
+from spconnect.errors import ExitCode, SpconnectError
+from spconnect.redaction import redact
+
+app = typer.Typer(
+    name="spconnect",
+    help="Connect Amazon seller and vendor accounts to your software through SP-API.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks print local variables, which can hold secrets; errors are rendered
+    # by run() below instead.
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"spconnect {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Connect Amazon seller and vendor accounts to your software through SP-API."""
+
+
+def _register_commands() -> None:
+    from spconnect.cli import app_cmd, demo_cmd, login_cmd, token_cmd
+
+    app.add_typer(app_cmd.app, name="app")
+    login_cmd.register(app)
+    token_cmd.register(app)
+    app.command("demo")(demo_cmd.demo)
+
+
+_register_commands()
+
+
+def _report(error: SpconnectError) -> int:
+    sys.stderr.write(redact(f"error: {error.message}") + "\n")
+    if error.hint:
+        sys.stderr.write(redact(error.hint) + "\n")
+    return error.exit_code
+
+
+def run(args: list[str]) -> int:
+    """Run the CLI on ``args``; returns the exit status (never raises)."""
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    try:
+        # Standalone mode: Typer prints usage errors itself (exit 2, as in the design) and
+        # turns Ctrl-C into exit 130; everything ends in SystemExit with the status.
+        app(args=args, prog_name="spconnect", standalone_mode=True)
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else ExitCode.UNEXPECTED)
+    except SpconnectError as error:
+        return _report(error)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return ExitCode.INTERRUPTED
+    except Exception as error:
+        # A bug. Print a short, redacted hint; the trace only with -v, and redacted too.
+        if verbose:
+            sys.stderr.write(redact("".join(traceback.format_exception(error))))
+        sys.stderr.write(
+            redact(f"spconnect: unexpected error: {type(error).__name__}: {error}") + "\n"
+        )
+        if not verbose:
+            sys.stderr.write("run again with -v for details, and please report it\n")
+        return ExitCode.UNEXPECTED
+    return ExitCode.OK

@@ -1,0 +1,320 @@
+"""Getting a valid access token for a profile: from the cache when it is fresh, else by
+one refresh under a per-profile lock (design, "Cross-process refresh").
+
+Fifty processes that find the cache stale all queue on the lock; the first refreshes and
+writes the cache, and every later one re-reads the cache after taking the lock and finds
+the new token, so Amazon sees exactly one request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from spconnect.amazon import lwa as lwa_module
+from spconnect.amazon.endpoints import spapi_endpoint
+from spconnect.errors import AmazonUnavailable, NotSetUp, UsageError
+from spconnect.names import clean_pasted
+from spconnect.redaction import register_secret
+from spconnect.store import cache, files, paths
+from spconnect.store.config import AppConfig, ProfileConfig
+from spconnect.store.secrets import app_key, profile_key, token_cache_key
+from spconnect.workspace import Workspace
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+LOCK_TIMEOUT_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    access_token: str
+    expires_at: float
+    profile: str
+    region: str
+    endpoint: str
+    selling_partner_id: str | None
+    refreshed: bool  # True when this call asked Amazon for it
+
+
+@dataclass(frozen=True)
+class Credentials:
+    profile: ProfileConfig
+    app_name: str
+    app: AppConfig
+    client_secret: str
+    refresh_token: str
+
+
+def client_secret_of(ws: Workspace, app_name: str) -> str:
+    secret = ws.secrets.get(app_key(app_name))
+    if not secret:
+        raise NotSetUp(
+            f"no client secret is stored for app {app_name!r} ({ws.secrets.description})",
+            f"set it with `spconnect app set-secret {app_name}`",
+        )
+    return clean_pasted(secret)
+
+
+def credentials(ws: Workspace, profile_name: str) -> Credentials:
+    profile = ws.config.profile(profile_name)
+    app = ws.config.app(profile.app)
+    refresh_token = ws.secrets.get(profile_key(profile_name))
+    if not refresh_token:
+        raise NotSetUp(
+            f"no refresh token is stored for profile {profile_name!r} ({ws.secrets.description})",
+            f"run `spconnect login -p {profile_name}`",
+        )
+    refresh_token = clean_pasted(refresh_token)
+    register_secret(refresh_token)
+    return Credentials(profile, profile.app, app, client_secret_of(ws, profile.app), refresh_token)
+
+
+# -- where entries live: a file (default) or the keyring (token_cache = "keyring") --------
+
+
+def read_cached(ws: Workspace, name: str) -> dict[str, object] | None:
+    if ws.config.token_cache == "keyring":
+        raw = ws.secrets.get(token_cache_key(name))
+        return cache.parse_entry(raw.encode()) if raw else None
+    return cache.read_entry(name)
+
+
+def write_cached(ws: Workspace, name: str, entry: dict[str, object]) -> None:
+    data = json.dumps(entry, sort_keys=True)
+    if ws.config.token_cache == "keyring":
+        ws.secrets.set(token_cache_key(name), data)
+    else:
+        files.write_private(cache.cache_path(name), data.encode())
+
+
+def invalidate_cached(ws: Workspace, name: str) -> None:
+    """Forget a profile's cached access token, wherever it is kept.
+
+    Called by everything that changes a profile's refresh token or its app's credentials,
+    since the fast path trusts the cache file without the keyring.
+    """
+    files.remove_file(cache.cache_path(name))
+    if ws.config.token_cache == "keyring" and ws.secrets.writable:
+        ws.secrets.delete(token_cache_key(name))
+
+
+def make_entry(
+    ws: Workspace,
+    *,
+    name: str,
+    key: str,
+    client_id: str,
+    profile: ProfileConfig,
+    selling_partner_id: str | None,
+    grant: lwa_module.TokenGrant,
+) -> dict[str, object]:
+    # A token shorter-lived than the margin would be stale on arrival; keep at least
+    # three quarters of its life usable.
+    margin = min(ws.config.refresh_margin, grant.expires_in / 4)
+    return {
+        "version": cache.CACHE_VERSION,
+        "profile": name,
+        "key": key,
+        "client_id": client_id,
+        "access_token": grant.access_token,
+        "token_type": grant.token_type,
+        "obtained_at": grant.obtained_at,
+        "expires_at": grant.expires_at,
+        "refresh_at": grant.expires_at - margin,
+        "region": profile.region,
+        "sandbox": profile.sandbox,
+        "selling_partner_id": selling_partner_id,
+        # Tells the fast path to check the entry against SPCONNECT_REFRESH_TOKEN.
+        "storage": ws.config.storage,
+    }
+
+
+def profile_entry(
+    ws: Workspace, name: str, creds: Credentials, grant: lwa_module.TokenGrant
+) -> dict[str, object]:
+    return make_entry(
+        ws,
+        name=name,
+        key=cache.credential_key(creds.app.client_id, creds.refresh_token),
+        client_id=creds.app.client_id,
+        profile=creds.profile,
+        selling_partner_id=creds.profile.selling_partner_id,
+        grant=grant,
+    )
+
+
+def _token_from_entry(name: str, entry: dict[str, object], refreshed: bool) -> AccessToken:
+    sp_id = entry.get("selling_partner_id")
+    region = str(entry["region"])
+    return AccessToken(
+        access_token=str(entry["access_token"]),
+        expires_at=float(entry["expires_at"]),  # type: ignore[arg-type]
+        profile=name,
+        region=region,
+        endpoint=spapi_endpoint(region, bool(entry.get("sandbox"))),
+        selling_partner_id=sp_id if isinstance(sp_id, str) else None,
+        refreshed=refreshed,
+    )
+
+
+def _acquire(lock: FileLock, what: str) -> None:
+    from filelock import Timeout
+
+    try:
+        lock.acquire()
+    except Timeout:
+        raise AmazonUnavailable(
+            f"another spconnect process has held the refresh lock for {what} for over "
+            f"{LOCK_TIMEOUT_SECONDS:g} s",
+            "it may be stuck waiting on Amazon; try again, or remove the .lock file in "
+            f"{paths.tokens_dir()}",
+        ) from None
+
+
+def check_min_ttl(min_ttl: float) -> None:
+    # Amazon's access tokens live one hour (amazon.md section 6); asking for more than
+    # that could never be satisfied and would refresh on every call.
+    if not 0 <= min_ttl <= 3000:
+        raise UsageError(
+            f"--min-ttl {min_ttl:g} is out of range",
+            "use 0 to 3000 seconds (access tokens live one hour)",
+        )
+
+
+def _cached_or_refreshed(
+    *,
+    read: Callable[[], dict[str, object] | None],
+    write: Callable[[dict[str, object]], None],
+    refresh: Callable[[], dict[str, object]],
+    key: str,
+    min_ttl: float,
+    force_refresh: bool,
+    lock_file: str,
+    what: str,
+) -> tuple[dict[str, object], bool]:
+    """The cache protocol: serve a fresh entry, else refresh once under the lock."""
+
+    def fresh() -> dict[str, object] | None:
+        entry = read()
+        if entry and cache.matches(entry, key) and cache.is_usable(entry, min_ttl):
+            return entry
+        return None
+
+    if not force_refresh and (entry := fresh()):
+        return entry, False
+    lock = files.private_lock(lock_file, LOCK_TIMEOUT_SECONDS)
+    _acquire(lock, what)
+    try:
+        # Another process may have refreshed while we waited for the lock.
+        if not force_refresh and (entry := fresh()):
+            return entry, False
+        entry = refresh()
+        expires_in = float(entry["expires_at"]) - time.time()  # type: ignore[arg-type]
+        if expires_in < min_ttl:
+            raise UsageError(
+                f"Amazon's new token lasts {expires_in:.0f} s, less than --min-ttl {min_ttl:g}",
+                "ask for a shorter --min-ttl",
+            )
+        write(entry)
+        return entry, True
+    finally:
+        lock.release()
+
+
+def access_token(
+    ws: Workspace, name: str, *, min_ttl: float = 0, force_refresh: bool = False
+) -> AccessToken:
+    """A token valid for at least ``min_ttl`` seconds, refreshing once if needed."""
+    check_min_ttl(min_ttl)
+    creds = credentials(ws, name)
+
+    def refresh() -> dict[str, object]:
+        grant = ws.lwa.refresh(
+            client_id=creds.app.client_id,
+            client_secret=creds.client_secret,
+            refresh_token=creds.refresh_token,
+            context=lwa_module.FailureContext(profile=name, app=creds.app_name),
+        )
+        return profile_entry(ws, name, creds, grant)
+
+    entry, refreshed = _cached_or_refreshed(
+        read=lambda: read_cached(ws, name),
+        write=lambda entry: write_cached(ws, name, entry),
+        refresh=refresh,
+        key=cache.credential_key(creds.app.client_id, creds.refresh_token),
+        min_ttl=min_ttl,
+        force_refresh=force_refresh,
+        lock_file=cache.lock_path(name),
+        what=f"profile {name!r}",
+    )
+    return _token_from_entry(name, entry, refreshed)
+
+
+def grantless_token(
+    ws: Workspace, name: str, scope_name: str, *, min_ttl: float = 0, force_refresh: bool = False
+) -> AccessToken:
+    """A client-credentials token for the profile's app (amazon.md section 5)."""
+    check_min_ttl(min_ttl)
+    scope = lwa_module.GRANTLESS_SCOPES.get(scope_name)
+    if scope is None:
+        raise UsageError(
+            f"unknown grantless scope {scope_name!r}",
+            f"use one of: {', '.join(lwa_module.GRANTLESS_SCOPES)}",
+        )
+    profile = ws.config.profile(name)
+    app = ws.config.app(profile.app)
+    if app.kind == "vendor":
+        raise UsageError(
+            f"app {profile.app!r} is a vendor app; grantless tokens are for seller apps only",
+            "use a seller app's profile",
+        )
+    secret = client_secret_of(ws, profile.app)
+    # Grantless tokens belong to the app, not to an account: one cache per app and scope.
+    path = os.path.join(paths.cache_dir(), "grantless", f"{profile.app}.{scope_name}.json")
+    key = cache.credential_key(app.client_id, scope)
+
+    def read() -> dict[str, object] | None:
+        try:
+            with open(path, "rb") as handle:
+                return cache.parse_entry(handle.read())
+        except OSError:
+            return None
+
+    def refresh() -> dict[str, object]:
+        grant = ws.lwa.client_credentials(
+            scope=scope,
+            client_id=app.client_id,
+            client_secret=secret,
+            context=lwa_module.FailureContext(profile=name, app=profile.app),
+        )
+        return make_entry(
+            ws,
+            name=name,
+            key=key,
+            client_id=app.client_id,
+            profile=profile,
+            selling_partner_id=None,
+            grant=grant,
+        )
+
+    entry, refreshed = _cached_or_refreshed(
+        read=read,
+        write=lambda entry: files.write_private(path, json.dumps(entry, sort_keys=True).encode()),
+        refresh=refresh,
+        key=key,
+        min_ttl=min_ttl,
+        force_refresh=force_refresh,
+        lock_file=path + ".lock",
+        what=f"app {profile.app!r} ({scope_name})",
+    )
+    return _token_from_entry(name, entry, refreshed)
+
+
+def seconds_left(token: AccessToken, now: float | None = None) -> int:
+    return int(token.expires_at - (time.time() if now is None else now))

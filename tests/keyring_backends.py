@@ -1,0 +1,56 @@
+"""Keyring backends for failure cases that a healthy Secret Service cannot produce on
+demand: hung, locked, leaking the secret in its error, plaintext. They are real keyring
+backends, loaded by the real keyring library through PYTHON_KEYRING_BACKEND in the CLI
+subprocess; only the failure itself is simulated, and that is all they are used for.
+(keyrings.alt's PlaintextKeyring is not installed here, hence PlaintextKeyring below.)
+"""
+
+from __future__ import annotations
+
+import time
+
+from keyring.backend import KeyringBackend
+from keyring.errors import KeyringLocked
+
+
+class _Base(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        return None
+
+    def delete_password(self, service: str, username: str) -> None:
+        return None
+
+
+class HangingKeyring(_Base):
+    """Like a Secret Service waiting forever on an unlock prompt nobody sees."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        time.sleep(60)
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        time.sleep(60)
+
+
+class LockedKeyring(_Base):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("the collection is locked")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise KeyringLocked("the collection is locked")
+
+
+class LeakyKeyring(_Base):
+    """A backend whose error message repeats the password (seen in the wild)."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError(f"could not store {password!r} for {username}")
+
+
+class PlaintextKeyring(_Base):
+    """Stands in for keyrings.alt.file.PlaintextKeyring (name-based detection)."""

@@ -1,0 +1,74 @@
+"""The public Python API: get_access_token and SPAPIAuth share the CLI's cache and store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import httpx
+import pytest
+
+import spconnect
+from spconnect.errors import NotSetUp
+from tests.conftest import Cli, Seller
+
+pytestmark = pytest.mark.keyring
+
+
+@pytest.fixture
+def api_env(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    for name in (
+        "SPCONNECT_CONFIG_DIR",
+        "SPCONNECT_CACHE_DIR",
+        "SPCONNECT_KEYRING_SERVICE",
+        "SPCONNECT_LWA_URL",
+    ):
+        monkeypatch.setenv(name, cli.env[name])
+    return cli
+
+
+@pytest.fixture
+def header_echo() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A local HTTP server that records the headers of each request it gets."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_get_access_token_matches_the_cli(api_env: Cli, seller: Seller) -> None:
+    assert spconnect.get_access_token() == api_env.ok("token").stdout.strip()
+    assert spconnect.get_access_token("default", min_ttl=60).startswith("Atza|")
+
+
+def test_get_access_token_unknown_profile_raises_with_exit_code(
+    api_env: Cli, seller: Seller
+) -> None:
+    with pytest.raises(NotSetUp) as info:
+        spconnect.get_access_token("nope")
+    assert info.value.exit_code == 3
+
+
+def test_spapi_auth_sends_the_access_token_header(
+    api_env: Cli, seller: Seller, header_echo: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, seen = header_echo
+    with httpx.Client(auth=spconnect.SPAPIAuth()) as client:
+        assert client.get(url + "/sellers/v1/marketplaceParticipations").status_code == 200
+    assert seen[0]["x-amz-access-token"] == api_env.ok("token").stdout.strip()
+    assert seen[0]["user-agent"].startswith("spconnect/")

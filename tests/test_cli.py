@@ -1,0 +1,408 @@
+"""The commands of the foundation, run as real subprocesses against the emulator and the
+real Secret Service: app, login --refresh-token-stdin, token, logout, exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import keyring
+import pytest
+import tomllib
+
+from spconnect.emulator import Emulator
+from spconnect.errors import ExitCode
+from tests.conftest import Cli, Seller, add_app, login_self_authorized
+
+pytestmark = pytest.mark.keyring
+
+
+def config(cli: Cli) -> dict[str, object]:
+    return tomllib.loads((cli.config_dir / "config.toml").read_text())
+
+
+def test_version(cli: Cli) -> None:
+    from spconnect import __version__
+
+    assert cli.ok("--version").stdout == f"spconnect {__version__}\n"
+
+
+def test_app_add_stores_secret_in_the_keyring_and_ids_in_config(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("demo")
+    result = add_app(cli, app, "--published", "--vendor", "--callback-port", "50000")
+    assert "Secret Service" in result.stderr
+    stored = keyring.get_password(cli.keyring_service, "app:demo")
+    assert stored == app.client_secret
+    entry = config(cli)["apps"]["demo"]  # type: ignore[index]
+    assert entry["client_id"] == app.client_id and entry["app_id"] == app.app_id
+    assert entry["draft"] is False and entry["kind"] == "vendor"
+    assert entry["callback_port"] == 50000
+    assert str(entry["secret_set_at"]) == time.strftime("%Y-%m-%d", time.gmtime())
+    assert app.client_secret not in (cli.config_dir / "config.toml").read_text()
+
+
+def test_app_add_twice_is_refused(cli: Cli, emulator: Emulator, secret_service: None) -> None:
+    app = emulator.state.register_app("demo")
+    add_app(cli, app)
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        app.client_id,
+        "--app-id",
+        app.app_id,
+        "--redirect-uri",
+        app.redirect_uris[0],
+        "--client-secret-stdin",
+        input="amzn1.oa2-cs.v1.x",
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert "already exists" in result.stderr
+
+
+def test_app_add_without_secret_and_without_terminal_names_the_flag(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("demo")
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        app.client_id,
+        "--app-id",
+        app.app_id,
+        "--redirect-uri",
+        app.redirect_uris[0],
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert "--client-secret-stdin" in result.stderr
+    assert not (cli.config_dir / "config.toml").exists()
+
+
+def test_app_add_refuses_http_redirect_uri(cli: Cli, emulator: Emulator) -> None:
+    app = emulator.state.register_app("demo")
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        app.client_id,
+        "--app-id",
+        app.app_id,
+        "--redirect-uri",
+        "http://127.0.0.1:8000/cb",
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert "--redirect-uri" in result.stderr and "https" in result.stderr
+
+
+def test_app_list_and_show(cli: Cli, seller: Seller) -> None:
+    listing = cli.ok("app", "list").stdout
+    assert listing.split("\t")[:3] == ["demo", "seller", "draft"]
+    shown = cli.ok("app", "show", "demo").stdout
+    assert "stored in Secret Service" in shown
+    assert "180 days before the 180-day rotation" in shown
+    assert "profiles         default" in shown
+    assert seller.app.client_secret not in shown
+
+
+def test_unknown_app_is_exit_3(cli: Cli) -> None:
+    result = cli.run("app", "show", "nope")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert "no app named 'nope'" in result.stderr
+
+
+def test_login_with_self_authorized_token(cli: Cli, seller: Seller) -> None:
+    assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
+    profile = config(cli)["profiles"]["default"]  # type: ignore[index]
+    assert profile["app"] == "demo" and profile["region"] == "na"
+    assert profile["marketplace"] == "ATVPDKIKX0DER"
+    assert "selling_partner_id" not in profile  # unknown for self-authorized tokens
+    login = cli.history[-1]
+    assert "Selling partner id: unknown" in login.stderr
+
+
+def test_login_with_a_revoked_token_stores_nothing(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("demo")
+    add_app(cli, app)
+    token = emulator.state.self_authorize(app.client_id)
+    emulator.state.revoke(token)
+    result = cli.run("login", "--refresh-token-stdin", "--marketplace", "DE", input=token)
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "generate a new one" in result.stderr
+    assert keyring.get_password(cli.keyring_service, "profile:default") is None
+    assert config(cli).get("profiles", {}) == {}
+    assert not (cli.cache_dir / "tokens" / "default.json").exists()
+
+
+def test_login_needs_a_marketplace_for_a_new_profile(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("demo")
+    add_app(cli, app)
+    result = cli.run("login", "--refresh-token-stdin", input="Atzr|abc")
+    assert result.returncode == ExitCode.USAGE
+    assert "--marketplace" in result.stderr
+
+
+def test_login_strips_quotes_and_checks_shape(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("demo")
+    add_app(cli, app)
+    bad = cli.run("login", "--refresh-token-stdin", "--marketplace", "US", input="Atza|nope")
+    assert bad.returncode == ExitCode.USAGE and "access token" in bad.stderr
+    token = emulator.state.self_authorize(app.client_id)
+    cli.ok("login", "--refresh-token-stdin", "--marketplace", "uk", input=f' "{token}" \n')
+    assert keyring.get_password(cli.keyring_service, "profile:default") == token
+    assert config(cli)["profiles"]["default"]["region"] == "eu"  # type: ignore[index]
+
+
+def test_login_without_app_is_exit_3(cli: Cli, secret_service: None) -> None:
+    result = cli.run("login", "--refresh-token-stdin", "--marketplace", "US", input="Atzr|x")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert "spconnect app add" in result.stderr
+
+
+def test_login_with_several_apps_needs_app_flag(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    a, b = emulator.state.register_app("a"), emulator.state.register_app("b")
+    add_app(cli, a, name="a")
+    add_app(cli, b, name="b")
+    result = cli.run("login", "--refresh-token-stdin", "--marketplace", "US", input="Atzr|x")
+    assert result.returncode == ExitCode.USAGE and "--app" in result.stderr
+    token = emulator.state.self_authorize(b.client_id)
+    cli.ok(
+        "login",
+        "--refresh-token-stdin",
+        "--marketplace",
+        "US",
+        "--app",
+        "b",
+        "-p",
+        "pb",
+        input=token,
+    )
+    assert config(cli)["profiles"]["pb"]["app"] == "b"  # type: ignore[index]
+
+
+def test_login_refuses_to_replace_a_known_selling_partner_without_force(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    # A browser login (next issue) records the selling partner id; simulate one on disk.
+    path = cli.config_dir / "config.toml"
+    path.write_text(
+        path.read_text().replace(
+            'region = "na"', 'region = "na"\nselling_partner_id = "A1KNOWN0001"'
+        )
+    )
+    token = emulator.state.self_authorize(seller.app.client_id)
+    refused = cli.run("login", "--refresh-token-stdin", input=token)
+    assert refused.returncode == ExitCode.USAGE and "--force" in refused.stderr
+    assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
+    cli.ok("login", "--refresh-token-stdin", "--force", input=token)
+    assert keyring.get_password(cli.keyring_service, "profile:default") == token
+
+
+@pytest.mark.parametrize("fmt", ["raw", "header", "json", "env"])
+def test_token_formats(cli: Cli, seller: Seller, fmt: str) -> None:
+    out = cli.ok("token", "--format", fmt).stdout
+    token = cli.ok("token").stdout.strip()
+    assert token.startswith("Atza|")
+    if fmt == "raw":
+        assert out == token + "\n"
+    elif fmt == "header":
+        assert out == f"x-amz-access-token: {token}\n"
+    elif fmt == "json":
+        doc = json.loads(out)
+        assert doc["access_token"] == token
+        assert doc["profile"] == "default" and doc["region"] == "na"
+        assert doc["endpoint"] == "https://sellingpartnerapi-na.amazon.com"
+        assert doc["selling_partner_id"] is None
+        assert 3500 < doc["expires_in"] <= 3600
+        assert doc["expires_at"].endswith("Z")
+    else:
+        assert out.splitlines() == [
+            f"export SPAPI_ACCESS_TOKEN='{token}'",
+            "export SPAPI_ENDPOINT='https://sellingpartnerapi-na.amazon.com'",
+            "export SPAPI_REGION='na'",
+            "export SPAPI_SELLING_PARTNER_ID=''",
+        ]
+
+
+def test_token_env_format_evaluates_in_a_shell(cli: Cli, seller: Seller) -> None:
+    import subprocess
+
+    exports = cli.ok("token", "--format", "env").stdout
+    shell = subprocess.run(
+        ["sh", "-c", exports + 'printf %s "$SPAPI_ACCESS_TOKEN"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout == cli.ok("token").stdout.strip()
+
+
+def test_token_is_cached_and_force_refresh_asks_amazon(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    first = cli.ok("token").stdout
+    assert cli.ok("token").stdout == first
+    assert emulator.count("refresh_token") == 1  # the login's proof; then the cache
+    forced = cli.ok("token", "--force-refresh").stdout
+    assert forced != first
+    assert emulator.count("refresh_token") == 2
+    assert cli.ok("token").stdout == forced
+
+
+def test_min_ttl_within_the_cached_lifetime_uses_the_cache(cli: Cli, seller: Seller) -> None:
+    first = cli.ok("token").stdout
+    assert cli.ok("token", "--min-ttl", "3000").stdout == first
+
+
+@pytest.mark.parametrize("value", ["3601", "-1", "soon"])
+def test_min_ttl_out_of_range_is_exit_2(cli: Cli, seller: Seller, value: str) -> None:
+    result = cli.run("token", "--min-ttl", value)
+    assert result.returncode == ExitCode.USAGE
+    assert "--min-ttl" in result.stderr
+
+
+def test_min_ttl_beyond_the_cached_lifetime_triggers_one_refresh(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    emulator.state.access_token_lifetime = 3600
+    cache_file = cli.cache_dir / "tokens" / "default.json"
+    entry = json.loads(cache_file.read_text())
+    entry["expires_at"] = time.time() + 1000  # as if obtained 43 minutes ago
+    entry["refresh_at"] = entry["expires_at"] - 300
+    cache_file.write_text(json.dumps(entry))
+    before = emulator.count("refresh_token")
+    assert cli.ok("token", "--min-ttl", "900").stdout.strip() == entry["access_token"]
+    assert emulator.count("refresh_token") == before
+    fresh = cli.ok("token", "--min-ttl", "1200").stdout.strip()
+    assert fresh != entry["access_token"]
+    assert emulator.count("refresh_token") == before + 1
+
+
+def test_grantless_tokens(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    note = cli.ok("token", "--grantless", "notifications").stdout.strip()
+    rotation = cli.ok("token", "--grantless", "rotation", "--format", "json").stdout
+    assert note.startswith("Atza|")
+    assert json.loads(rotation)["access_token"] != note
+    assert cli.ok("token", "--grantless", "notifications").stdout.strip() == note  # cached
+    assert emulator.count("client_credentials") == 2
+    bad = cli.run("token", "--grantless", "migration")
+    assert bad.returncode == ExitCode.USAGE
+
+
+def test_token_for_unknown_profile_is_exit_3(cli: Cli, seller: Seller) -> None:
+    result = cli.run("token", "-p", "nope")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert result.stderr.strip().endswith("run `spconnect login -p nope`")
+
+
+def test_profile_from_environment(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    login_self_authorized(cli, emulator, profile="second")
+    second = cli.ok("token", env={"SPCONNECT_PROFILE": "second"}).stdout
+    assert second == cli.ok("token", "-p", "second").stdout
+    assert second != cli.ok("token").stdout
+
+
+def test_revoked_authorization_is_exit_4_naming_reauth(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    emulator.state.revoke(seller.refresh_token)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert result.stderr.strip().endswith("`spconnect reauth -p default`")
+    # The refresh token is kept: only the seller can fix this, and nothing is deleted.
+    assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
+
+
+def test_rejected_client_secret_is_exit_5(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    emulator.state.rotate_secret(seller.app.client_id)
+    emulator.state.expire_old_secrets(seller.app.client_id)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.CLIENT_REJECTED
+    assert "`spconnect app set-secret demo`" in result.stderr
+
+
+def test_amazon_down_is_exit_6(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    emulator.inject("status", times=20, status=503)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "HTTP 503" in result.stderr and "request id" in result.stderr
+
+
+def test_set_secret_rotation_is_proven_and_rewrites_the_cache(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    old_token = cli.ok("token").stdout
+    new_secret = emulator.state.rotate_secret(seller.app.client_id)
+    emulator.state.expire_old_secrets(seller.app.client_id)
+    result = cli.ok("app", "set-secret", "demo", "--client-secret-stdin", input=new_secret)
+    assert "Amazon accepted the new secret" in result.stderr
+    assert keyring.get_password(cli.keyring_service, "app:demo") == new_secret
+    assert cli.ok("token").stdout != old_token  # the cache was rewritten in the same step
+    assert cli.ok("token", "--force-refresh").returncode == 0
+
+
+def test_set_secret_with_a_wrong_secret_keeps_the_old_one(cli: Cli, seller: Seller) -> None:
+    result = cli.run(
+        "app", "set-secret", "demo", "--client-secret-stdin", input="amzn1.oa2-cs.v1.notright"
+    )
+    assert result.returncode == ExitCode.CLIENT_REJECTED
+    assert keyring.get_password(cli.keyring_service, "app:demo") == seller.app.client_secret
+    cli.ok("token", "--force-refresh")
+
+
+def test_logout_removes_secret_cache_and_profile_and_explains(cli: Cli, seller: Seller) -> None:
+    cli.ok("token")
+    result = cli.ok("logout")
+    assert "Manage Your Apps" in result.stderr
+    assert keyring.get_password(cli.keyring_service, "profile:default") is None
+    assert not (cli.cache_dir / "tokens" / "default.json").exists()
+    assert "default" not in config(cli).get("profiles", {})  # type: ignore[operator]
+    assert cli.run("token").returncode == ExitCode.NOT_SET_UP
+    assert keyring.get_password(cli.keyring_service, "app:demo") is not None  # app stays
+
+
+def test_logout_all(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    login_self_authorized(cli, emulator, profile="eu")
+    cli.ok("logout", "--all")
+    assert keyring.get_password(cli.keyring_service, "profile:default") is None
+    assert keyring.get_password(cli.keyring_service, "profile:eu") is None
+    assert config(cli).get("profiles", {}) == {}
+
+
+def test_logout_unknown_profile_is_exit_3(cli: Cli, seller: Seller) -> None:
+    assert cli.run("logout", "-p", "nope").returncode == ExitCode.NOT_SET_UP
+
+
+def test_app_remove_deletes_secret_and_invalidates_profile_caches(cli: Cli, seller: Seller) -> None:
+    cli.ok("token")
+    result = cli.ok("app", "remove", "demo")
+    assert "Profiles default used it" in result.stderr
+    assert keyring.get_password(cli.keyring_service, "app:demo") is None
+    assert not (cli.cache_dir / "tokens" / "default.json").exists()
+    token = cli.run("token")
+    assert token.returncode == ExitCode.NOT_SET_UP and "no app named 'demo'" in token.stderr
+
+
+def test_browser_login_is_not_claimed_yet(cli: Cli, seller: Seller) -> None:
+    result = cli.run("login")
+    assert result.returncode == ExitCode.USAGE
+    assert "--refresh-token-stdin" in result.stderr
+
+
+def test_unknown_flag_is_exit_2_without_traceback(cli: Cli) -> None:
+    result = cli.run("token", "--formatt", "raw")
+    assert result.returncode == ExitCode.USAGE
+    assert "Traceback" not in result.output

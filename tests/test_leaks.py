@@ -1,0 +1,107 @@
+"""No secret leaks: every command of the foundation, success and failure paths, with and
+without -v, fed known secrets; all captured output and every file is searched for them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from spconnect.emulator import Emulator
+from tests.conftest import Cli, Seller, login_self_authorized
+
+pytestmark = pytest.mark.keyring
+
+
+def scenario(cli: Cli, seller: Seller, emulator: Emulator) -> dict[str, str]:
+    """Drive every command through its success and failure paths; returns the secrets."""
+    app = seller.app
+    secrets = {"client secret": app.client_secret, "refresh token": seller.refresh_token}
+    for verbose in ((), ("-v",)):
+        cli.ok("token", *verbose)
+        cli.ok("token", "--force-refresh", "--format", "json", *verbose)
+        cli.ok("token", "--format", "header", *verbose)
+        cli.ok("token", "--format", "env", *verbose)
+        cli.ok("token", "--grantless", "notifications", *verbose)
+        cli.ok("app", "list", *verbose)
+        cli.ok("app", "show", "demo", *verbose)
+        emulator.inject("status", times=2, status=503)
+        cli.ok("token", "--force-refresh", *verbose)  # retried, then fine
+        emulator.inject("html", times=10, status=502)
+        cli.run("token", "--force-refresh", *verbose)  # exit 6
+        cli.run(
+            "app",
+            "set-secret",
+            "demo",
+            "--client-secret-stdin",
+            *verbose,
+            input="amzn1.oa2-cs.v1.wrong-secret-value",
+        )  # exit 5
+        # Pasting the wrong thing: an access token, a token with a space, garbage.
+        cli.run("login", "--refresh-token-stdin", *verbose, input=f"{seller.refresh_token} x")
+        access = cli.ok("token").stdout.strip()
+        cli.run("login", "--refresh-token-stdin", *verbose, input=access)
+        cli.run("token", "-p", "nope", *verbose)
+    secrets["wrong secret"] = "amzn1.oa2-cs.v1.wrong-secret-value"
+
+    # Rotation, a second profile, revocation, a rejected login, logout.
+    new_secret = emulator.state.rotate_secret(app.client_id)
+    secrets["rotated secret"] = new_secret
+    cli.ok("app", "set-secret", "demo", "--client-secret-stdin", "-v", input=new_secret)
+    second = login_self_authorized(cli, emulator, "-v", profile="second")
+    secrets["second refresh token"] = second.refresh_token
+    emulator.state.revoke(second.refresh_token)
+    cli.run("token", "-p", "second", "--force-refresh", "-v")  # exit 4
+    revoked = emulator.state.self_authorize(app.client_id)
+    emulator.state.revoke(revoked)
+    secrets["revoked refresh token"] = revoked
+    cli.run(
+        "login", "--refresh-token-stdin", "-p", "third", "--marketplace", "JP", "-v", input=revoked
+    )
+    cli.ok("logout", "-p", "second", "-v")
+    return secrets
+
+
+def test_no_secret_reaches_output_or_files(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    secrets = scenario(cli, seller, emulator)
+    access_tokens = list(emulator.state.access_tokens)
+    assert len(access_tokens) >= 8
+    assert len(cli.history) >= 30  # the scenario really ran
+
+    for result in cli.history:
+        for name, value in secrets.items():
+            assert value not in result.stdout, f"{name} in stdout of {result.args}"
+            assert value not in result.stderr, f"{name} in stderr of {result.args}"
+            assert value not in " ".join(result.args), f"{name} in argv of {result.args}"
+        for token in access_tokens:
+            assert token not in result.stderr, f"access token in stderr of {result.args}"
+            if result.args[0] != "token":
+                assert token not in result.stdout, f"access token in stdout of {result.args}"
+        assert "Traceback" not in result.stderr
+
+    for path in cli.files():
+        data = path.read_bytes()
+        for name, value in secrets.items():
+            assert value.encode() not in data, f"{name} in {path}"
+        if not (path.suffix == ".json" and path.parent.name in ("tokens", "grantless")):
+            for token in access_tokens:
+                assert token.encode() not in data, f"access token in {path}"
+
+
+def test_no_command_takes_a_secret_as_an_argument(cli: Cli) -> None:
+    commands = [
+        ("app", "add"),
+        ("app", "set-secret"),
+        ("login",),
+        ("token",),
+        ("logout",),
+        ("app", "show"),
+        ("app", "remove"),
+        ("app", "list"),
+    ]
+    for command in commands:
+        help_text = cli.ok(*command, "--help").stdout
+        options = set(re.findall(r"--[a-z][a-z-]+", help_text))
+        for option in options:
+            if "secret" in option or "token" in option:
+                assert option.endswith("-stdin") or option == "--force-refresh", (command, option)

@@ -1,0 +1,219 @@
+"""Secret storage: the real Secret Service, refusal of insecure backends, timeouts, file and
+env modes, and the Windows size limit."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import keyring
+import pytest
+
+from spconnect.emulator import Emulator
+from spconnect.errors import ExitCode, StorageUnavailable
+from spconnect.store.secrets import WINDOWS_MAX_BLOB_BYTES, check_secret_size, describe_backend
+from tests.conftest import Cli, Seller, login_self_authorized
+
+REPO = str(Path(__file__).resolve().parent.parent)
+
+
+def backend_env(name: str) -> dict[str, str]:
+    return {"PYTHON_KEYRING_BACKEND": name, "PYTHONPATH": REPO}
+
+
+def _grep(root: Path, needles: list[str]) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            hits += [f"{path}: {n[:8]}..." for n in needles if n.encode() in data]
+    return hits
+
+
+@pytest.mark.keyring
+def test_secrets_are_in_the_secret_service_and_nowhere_on_disk(cli: Cli, seller: Seller) -> None:
+    cli.ok("token")
+    assert keyring.get_password(cli.keyring_service, "app:demo") == seller.app.client_secret
+    assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
+    needles = [seller.app.client_secret, seller.refresh_token]
+    roots = [cli.config_dir, cli.cache_dir]
+    if os.environ.get("XDG_DATA_HOME"):  # where scripts/with-keyring keeps gnome-keyring
+        roots.append(Path(os.environ["XDG_DATA_HOME"]))
+    for root in roots:
+        assert _grep(root, needles) == []
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "keyring.backends.fail.Keyring",
+        "keyring.backends.null.Keyring",
+        "tests.keyring_backends.PlaintextKeyring",
+    ],
+)
+def test_insecure_backends_are_refused_with_the_three_ways_out(cli: Cli, backend: str) -> None:
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
+        "--app-id",
+        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
+        "--redirect-uri",
+        "https://example.com/cb",
+        "--client-secret-stdin",
+        input="amzn1.oa2-cs.v1.abc",
+        env=backend_env(backend),
+    )
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    for way in ("Secret Service", "spconnect doctor", "--insecure-storage", 'storage = "env"'):
+        assert way in result.stderr
+    assert not (cli.config_dir / "config.toml").exists()
+
+
+def test_hung_keyring_times_out_with_exit_7(cli: Cli) -> None:
+    cli.config_dir.mkdir(parents=True)
+    (cli.config_dir / "config.toml").write_text("keyring_timeout = 1.0\n")
+    started = time.monotonic()
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
+        "--app-id",
+        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
+        "--redirect-uri",
+        "https://example.com/cb",
+        "--client-secret-stdin",
+        input="amzn1.oa2-cs.v1.abc",
+        env=backend_env("tests.keyring_backends.HangingKeyring"),
+    )
+    assert time.monotonic() - started < 15
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    assert "did not answer within 1 s" in result.stderr
+    assert "spconnect doctor" in result.stderr
+
+
+def test_locked_keyring_is_exit_7(cli: Cli) -> None:
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
+        "--app-id",
+        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
+        "--redirect-uri",
+        "https://example.com/cb",
+        "--client-secret-stdin",
+        input="amzn1.oa2-cs.v1.abc",
+        env=backend_env("tests.keyring_backends.LockedKeyring"),
+    )
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    assert "KeyringLocked" in result.stderr and "unlocked" in result.stderr
+
+
+def test_backend_error_echoing_the_secret_is_redacted(cli: Cli) -> None:
+    secret = "opaque-client-secret-0123456789"
+    result = cli.run(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
+        "--app-id",
+        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
+        "--redirect-uri",
+        "https://example.com/cb",
+        "--client-secret-stdin",
+        "-v",
+        input=secret,
+        env=backend_env("tests.keyring_backends.LeakyKeyring"),
+    )
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    assert "could not store" in result.stderr
+    assert secret not in result.output
+
+
+def test_insecure_file_storage_is_explicit_0600_and_reported(cli: Cli, emulator: Emulator) -> None:
+    app = emulator.state.register_app("demo")
+    env = backend_env("keyring.backends.fail.Keyring")  # no keyring at all on this "machine"
+    result = cli.ok(
+        "app",
+        "add",
+        "demo",
+        "--client-id",
+        app.client_id,
+        "--app-id",
+        app.app_id,
+        "--redirect-uri",
+        app.redirect_uris[0],
+        "--client-secret-stdin",
+        "--insecure-storage",
+        input=app.client_secret,
+        env=env,
+    )
+    assert "plain 0600 file" in result.stderr
+    secrets_file = cli.config_dir / "secrets.json"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    assert 'storage = "file"' in (cli.config_dir / "config.toml").read_text()
+    token = emulator.state.self_authorize(app.client_id)
+    cli.ok("login", "--refresh-token-stdin", "--marketplace", "US", input=token, env=env)
+    assert cli.ok("token", env=env).stdout.startswith("Atza|")
+    shown = cli.ok("app", "show", "demo", env=env).stdout
+    assert "secrets.json (0600, not encrypted) (insecure)" in shown
+    assert "storage          file" in shown
+
+
+def test_env_storage_reads_variables_and_never_writes(cli: Cli, emulator: Emulator) -> None:
+    app = emulator.state.register_app("demo")
+    token = emulator.state.self_authorize(app.client_id)
+    cli.config_dir.mkdir(parents=True)
+    (cli.config_dir / "config.toml").write_text(
+        'storage = "env"\n\n[apps.demo]\n'
+        f'client_id = "{app.client_id}"\napp_id = "{app.app_id}"\n'
+        f'redirect_uri = "{app.redirect_uris[0]}"\n\n'
+        '[profiles.default]\napp = "demo"\nregion = "eu"\nmarketplace = "A1PA6795UKMFR9"\n'
+    )
+    env = {
+        **backend_env("keyring.backends.fail.Keyring"),
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": token,
+    }
+    assert cli.ok("token", "--format", "json", env=env).stdout.count('"region": "eu"') == 1
+    missing = cli.run("token", "--force-refresh", env={**env, "SPCONNECT_REFRESH_TOKEN": ""})
+    assert missing.returncode == ExitCode.NOT_SET_UP
+    write = cli.run("login", "--refresh-token-stdin", input=token, env=env)
+    assert write.returncode == ExitCode.USAGE and "read-only" in write.stderr
+    assert not (cli.config_dir / "secrets.json").exists()
+    assert _grep(cli.config_dir, [token, app.client_secret]) == []
+
+
+def test_windows_credential_manager_size_limit_is_explained() -> None:
+    # Windows cannot run here: the check is a pure function of the backend's name.
+    check_secret_size("Windows Credential Manager", "profile:x", "A" * 1280)
+    with pytest.raises(StorageUnavailable) as info:
+        check_secret_size("Windows Credential Manager", "profile:x", "A" * 1281)
+    assert f"at most {WINDOWS_MAX_BLOB_BYTES} bytes" in info.value.message
+    assert "SPCONNECT_REFRESH_TOKEN" in str(info.value.hint)
+    check_secret_size("Secret Service", "profile:x", "A" * 4096)
+
+
+def test_backend_descriptions() -> None:
+    from keyring.backends import fail, null
+
+    assert describe_backend(fail.Keyring()) == ("no keyring backend", False)
+    assert describe_backend(null.Keyring()) == ("no keyring backend", False)
+
+
+@pytest.mark.keyring
+def test_login_into_a_second_profile_keeps_the_first(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    second = login_self_authorized(cli, emulator, profile="eu")
+    assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
+    assert keyring.get_password(cli.keyring_service, "profile:eu") == second.refresh_token
