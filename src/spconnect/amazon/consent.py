@@ -1,0 +1,167 @@
+"""The website authorization workflow's URLs and codes (amazon.md sections 2, 3 and 10)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from spconnect.amazon.marketplaces import Marketplace, central_hosts, central_url
+
+CONSENT_PATH = "/apps/authorize/consent"
+# At least 128 random bits (design, "Getting the consent answer back").
+STATE_RANDOM_BYTES = 18
+_STATE = re.compile(r"(\d{1,5})\.[A-Za-z0-9_-]{22,}")
+
+
+def make_state(port: int) -> str:
+    """``<port>.<random>``: the relay page reads the port; the random part is the secret."""
+    return f"{port}.{secrets.token_urlsafe(STATE_RANDOM_BYTES)}"
+
+
+def port_of_state(state: str) -> int | None:
+    match = _STATE.fullmatch(state)
+    if not match:
+        return None
+    port = int(match.group(1))
+    return port if 0 < port < 65536 else None
+
+
+def consent_url(
+    *,
+    app_id: str,
+    marketplace: Marketplace,
+    state: str,
+    redirect_uri: str,
+    draft: bool,
+    vendor: bool = False,
+) -> str:
+    """``{central}/apps/authorize/consent?application_id=…&state=…[&version=beta]&redirect_uri=…``
+
+    ``version=beta`` for draft apps (else MD1000); ``redirect_uri`` always, since Amazon
+    otherwise picks the first registered one (amazon.md section 2).
+    """
+    query = {"application_id": app_id, "state": state}
+    if draft:
+        query["version"] = "beta"
+    query["redirect_uri"] = redirect_uri
+    return f"{central_url(marketplace, vendor)}{CONSENT_PATH}?{urlencode(query)}"
+
+
+def login_uri_continuation(
+    *,
+    amazon_callback_uri: str,
+    amazon_state: str,
+    state: str,
+    redirect_uri: str,
+    draft: bool,
+    consent_base: str,
+) -> str:
+    """Where the Login-URI hop sends the browser next (amazon.md section 3).
+
+    ``amazon_callback_uri`` has been seen relative: it is resolved against the consent
+    host. The target must be https on a Seller/Vendor Central host from the catalogue, or
+    on the ``SPCONNECT_CENTRAL_URL`` origin when set: never an open redirect.
+    """
+    target = urljoin(consent_base.rstrip("/") + "/", amazon_callback_uri)
+    check_central_target(target, consent_base)
+    query = {"amazon_state": amazon_state, "state": state, "redirect_uri": redirect_uri}
+    if draft:
+        query["version"] = "beta"
+    separator = "&" if urlsplit(target).query else "?"
+    return f"{target}{separator}{urlencode(query)}"
+
+
+class UnsafeRedirect(ValueError):
+    """The Login-URI hop pointed somewhere that is not Amazon's Central."""
+
+
+def check_central_target(target: str, consent_base: str) -> None:
+    import os
+
+    parts = urlsplit(target)
+    override = os.environ.get("SPCONNECT_CENTRAL_URL")
+    if override:
+        allowed = urlsplit(override)
+        if (parts.scheme, parts.netloc) == (allowed.scheme, allowed.netloc):
+            return
+        raise UnsafeRedirect(f"refusing to forward to {target!r}: not on {override}")
+    if parts.scheme != "https" or parts.hostname is None:
+        raise UnsafeRedirect(f"refusing to forward to {target!r}: not https")
+    if parts.port not in (None, 443) or parts.username or parts.password:
+        raise UnsafeRedirect(f"refusing to forward to {target!r}: unexpected port or user")
+    if parts.hostname not in central_hosts():
+        raise UnsafeRedirect(f"refusing to forward to {target!r}: not a Seller/Vendor Central")
+
+
+@dataclass(frozen=True)
+class ConsentError:
+    code: str
+    cause: str
+    advice: str
+
+
+# amazon.md section 10.
+CONSENT_ERRORS = {
+    e.code: e
+    for e in (
+        ConsentError(
+            "MD1000",
+            "a draft app without version=beta, or the LWA client id used as application id",
+            "mark the app as draft (`app add --draft`) or check "
+            "its application id (amzn1.sp.solution.…)",
+        ),
+        ConsentError(
+            "MD5101",
+            "the redirect URI is not registered for the app",
+            "register exactly the redirect URI spconnect printed, in Developer Central",
+        ),
+        ConsentError("MD5110", "the redirect URI contains a #fragment", "remove the fragment"),
+        ConsentError(
+            "MD5100",
+            "the app lacks a Login URI and/or Redirect URI",
+            "register both in Developer Central (both are required)",
+        ),
+        ConsentError(
+            "MD9100",
+            "the app lacks a Login URI and/or Redirect URI",
+            "register both in Developer Central (both are required)",
+        ),
+        ConsentError(
+            "MD9000",
+            "the developer is not eligible for new authorizations (app submitted, not published)",
+            "use a draft app (version=beta) or finish publishing",
+        ),
+        ConsentError(
+            "MD9999",
+            "a generic error, often a published app still using draft settings",
+            "check --draft/--published and the URIs",
+        ),
+        ConsentError(
+            "SPDC8143",
+            "a secondary Seller Central user tried to authorize",
+            "sign in as the account's primary user",
+        ),
+        ConsentError(
+            "CONSENT_LIMIT_REACHED",
+            "the app reached its authorization limit (25 until listed)",
+            "list the app or revoke unused authorizations",
+        ),
+    )
+}
+_ERROR_CODE = re.compile(r"\b(MD\d{4}|SPDC\d{4}|CONSENT_LIMIT_REACHED)\b")
+
+
+def explain_consent_error(text: str) -> ConsentError | None:
+    """The known consent-page error code mentioned in ``text``, if any."""
+    match = _ERROR_CODE.search(text)
+    if not match:
+        return None
+    code = match.group(1)
+    return CONSENT_ERRORS.get(
+        code,
+        ConsentError(
+            code, "an Amazon consent-page error", "see Amazon's authorization troubleshooting"
+        ),
+    )
