@@ -1,0 +1,107 @@
+"""What an answer from the consent flow means, wherever it arrives (the listener or a
+paste): one interpretation, so that both ways agree on every rule.
+
+amazon.md section 3: the redirect carries ``state``, ``selling_partner_id`` and
+``spapi_oauth_code``; the Login-URI hop carries ``amazon_callback_uri`` and
+``amazon_state``; anything without a code is a failure with the text shown to the user.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from spconnect.amazon.consent import (
+    UnsafeRedirect,
+    explain_consent_error,
+    login_uri_continuation,
+)
+
+
+@dataclass(frozen=True)
+class ExpectedAnswer:
+    """What this login waits for, and how to continue a Login-URI hop."""
+
+    state: str
+    redirect_uri: str
+    draft: bool
+    consent_base: str  # the Central the consent URL points at; relative hops resolve here
+
+
+@dataclass(frozen=True)
+class Authorized:
+    code: str
+    selling_partner_id: str | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Amazon answered without a code (the seller denied, or an error)."""
+
+    reason: str
+    advice: str
+
+
+@dataclass(frozen=True)
+class Hop:
+    """Send the browser on to Amazon (the Login-URI hop)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """An answer that is not this login's: missing or wrong ``state``, unsafe hop."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Empty:
+    """No parameters at all (a probe, or someone opening the address by hand)."""
+
+
+Verdict = Authorized | Refused | Hop | Foreign | Empty
+
+
+def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
+    if not params:
+        return Empty()
+    if "amazon_callback_uri" in params and "amazon_state" in params:
+        try:
+            return Hop(
+                login_uri_continuation(
+                    amazon_callback_uri=params["amazon_callback_uri"],
+                    amazon_state=params["amazon_state"],
+                    state=expected.state,
+                    redirect_uri=expected.redirect_uri,
+                    draft=expected.draft,
+                    consent_base=expected.consent_base,
+                )
+            )
+        except UnsafeRedirect as exc:
+            return Foreign(str(exc))
+    state = params.get("state", "")
+    if not state:
+        return Foreign("the address has no state parameter")
+    # Constant-time comparison: state is the login's only secret until the code arrives.
+    if not hmac.compare_digest(state.encode(), expected.state.encode()):
+        return Foreign("the state parameter does not match this login")
+    code = params.get("spapi_oauth_code")
+    if code:
+        return Authorized(code=code, selling_partner_id=params.get("selling_partner_id") or None)
+    error = params.get("error", "")
+    description = params.get("error_description", "")
+    said = ": ".join(part for part in (error, description) if part) or "no authorization code"
+    known = explain_consent_error(f"{error} {description}")
+    if error == "access_denied":
+        return Refused(
+            f"Amazon says the authorization was refused ({said})",
+            "run the login again and choose Confirm/Approve on Amazon's page",
+        )
+    if known:
+        return Refused(f"Amazon answered {known.code}: {known.cause} ({said})", known.advice)
+    return Refused(
+        f"Amazon answered without an authorization code ({said})",
+        "run the login again; if it repeats, check the app's settings",
+    )

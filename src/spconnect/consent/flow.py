@@ -1,0 +1,266 @@
+"""The browser login, start to finish: choose how the answer comes back, build the consent
+URL, wait for the first valid answer (listener or paste), exchange the code at once and
+store the authorization.
+
+Plain functions: they return values and raise errors from errors.py; the CLI prints,
+prompts and opens the browser around them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, TextIO
+from urllib.parse import urlsplit
+
+from spconnect import accounts
+from spconnect.amazon.consent import consent_url, make_state
+from spconnect.amazon.lwa import FailureContext
+from spconnect.amazon.marketplaces import Marketplace, by_id, central_url, resolve_marketplace
+from spconnect.consent.answers import Authorized, ExpectedAnswer, Refused
+from spconnect.consent.listener import LOOPBACK, CallbackListener, ListenerEvent
+from spconnect.consent.paste import start_paste_reader
+from spconnect.consent.tls import Certificate, loopback_address, self_signed_certificate
+from spconnect.consent.tls import user_certificate as load_user_certificate
+from spconnect.errors import LoginIncomplete, NotSetUp, UsageError
+from spconnect.store.config import AppConfig
+from spconnect.tokens import client_secret_of
+from spconnect.workspace import Workspace
+
+log = logging.getLogger("spconnect.login")
+
+Mode = Literal["relay", "https", "paste"]
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    profile: str
+    app_name: str | None = None
+    marketplace: Marketplace | None = None
+    vendor: bool = False
+    paste_only: bool = False
+    port: int | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    cert: str | None = None
+    key: str | None = None
+    force: bool = False
+    reauth: bool = False
+
+
+@dataclass
+class ConsentSession:
+    request: LoginRequest
+    app_name: str
+    app: AppConfig
+    marketplace: Marketplace
+    vendor: bool
+    mode: Mode
+    consent_url: str
+    expected: ExpectedAnswer
+    deadline: float
+    listener: CallbackListener | None = None
+    certificate: Certificate | None = None
+    events: queue.Queue[ListenerEvent] = field(default_factory=queue.Queue)
+    input_ended: bool = False
+
+    @property
+    def listening_on(self) -> str | None:
+        if self.listener is None:
+            return None
+        scheme = "https" if self.mode == "https" else "http"
+        host = urlsplit(self.app.redirect_uri).hostname if self.mode == "https" else LOOPBACK
+        return f"{scheme}://{host}:{self.listener.port}{self.listener.path}"
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+
+
+def _choose_marketplace(ws: Workspace, request: LoginRequest) -> Marketplace:
+    if request.marketplace is not None:
+        return request.marketplace
+    existing = ws.config.profiles.get(request.profile)
+    if existing is not None:
+        return by_id(existing.marketplace) or resolve_marketplace(existing.region)
+    raise UsageError(
+        "--marketplace is required for a new profile: authorization is regional",
+        "pass a country code, marketplace id or region, e.g. --marketplace US or --marketplace eu",
+    )
+
+
+def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
+    """Prepare the login: app, marketplace, how the answer comes back, the consent URL.
+
+    Starts the listener (unless paste-only); the caller must ``close()`` the session.
+    """
+    if request.reauth and request.profile not in ws.config.profiles:
+        raise NotSetUp(
+            f"profile {request.profile!r} is not logged in, so there is nothing to renew",
+            f"run `spconnect login -p {request.profile}`",
+        )
+    app_name = accounts.resolve_app_name(ws, request.app_name, request.profile)
+    app = ws.config.app(app_name)
+    marketplace = _choose_marketplace(ws, request)
+    vendor = request.vendor or app.kind == "vendor"
+    consent_base = central_url(marketplace, vendor)
+    client_secret_of(ws, app_name)  # fail before the person spends time on Amazon
+
+    redirect = urlsplit(app.redirect_uri)
+    mode: Mode
+    listener: CallbackListener | None = None
+    certificate: Certificate | None = None
+    events: queue.Queue[ListenerEvent] = queue.Queue()
+    bind = None if request.paste_only else loopback_address(redirect.hostname or "")
+    if request.paste_only:
+        mode = "paste"
+    elif bind is not None:
+        mode = "https"
+        if request.cert or request.key:
+            if not (request.cert and request.key):
+                raise UsageError("--cert and --key go together", "give both PEM files")
+            certificate = load_user_certificate(request.cert, request.key)
+        else:
+            certificate = self_signed_certificate(redirect.hostname or "")
+        listener = CallbackListener(
+            ExpectedAnswer("", app.redirect_uri, app.draft, consent_base),
+            port=request.port or redirect.port or 443,
+            path=redirect.path or "/",
+            host_name=redirect.hostname or LOOPBACK,
+            bind_address=bind,
+            tls=certificate.server_context(),
+            events=events,
+        )
+    else:
+        mode = "relay"
+        listener = CallbackListener(
+            ExpectedAnswer("", app.redirect_uri, app.draft, consent_base),
+            port=request.port if request.port is not None else app.callback_port,
+            events=events,
+        )
+    if listener is not None:
+        listener.start()
+    state = make_state(listener.port if listener is not None else app.callback_port)
+    expected = ExpectedAnswer(state, app.redirect_uri, app.draft, consent_base)
+    if listener is not None:
+        listener.expected = expected
+    url = consent_url(
+        app_id=app.app_id,
+        marketplace=marketplace,
+        state=state,
+        redirect_uri=app.redirect_uri,
+        draft=app.draft,
+        vendor=vendor,
+    )
+    return ConsentSession(
+        request=request,
+        app_name=app_name,
+        app=app,
+        marketplace=marketplace,
+        vendor=vendor,
+        mode=mode,
+        consent_url=url,
+        expected=expected,
+        deadline=time.monotonic() + request.timeout,
+        listener=listener,
+        certificate=certificate,
+        events=events,
+    )
+
+
+def wait_for_answer(
+    session: ConsentSession,
+    *,
+    paste_stream: TextIO | None,
+    on_note: Callable[[str], None],
+    on_tick: Callable[[float], None] | None = None,
+) -> Authorized:
+    """Block until the first valid answer; raise LoginIncomplete on refusal, timeout or
+    (paste-only) end of input. Whichever of listener and paste answers first wins."""
+
+    def input_ended() -> None:
+        session.events.put(ListenerEvent(verdict=None, input_ended=True))
+
+    if paste_stream is not None:
+        start_paste_reader(paste_stream, session.expected, session.events, on_input_end=input_ended)
+    try:
+        while True:
+            remaining = session.deadline - time.monotonic()
+            if remaining <= 0:
+                raise LoginIncomplete(
+                    f"no answer from Amazon within {session.request.timeout:g} s",
+                    "run the login again (--timeout S gives more time); if the browser is on "
+                    "another machine, use --paste and paste the address you land on",
+                )
+            if on_tick is not None:
+                on_tick(remaining)
+            try:
+                event = session.events.get(timeout=min(0.25, remaining))
+            except queue.Empty:
+                continue
+            if event.input_ended:
+                session.input_ended = True
+                if session.listener is None:
+                    raise LoginIncomplete(
+                        "input ended before an answer was pasted; nothing was stored",
+                        "run `spconnect login --paste` again in a terminal and paste the "
+                        "address your browser lands on after approving",
+                    )
+                continue
+            if event.note:
+                on_note(event.note)
+            if isinstance(event.verdict, Refused):
+                raise LoginIncomplete(event.verdict.reason, event.verdict.advice)
+            if isinstance(event.verdict, Authorized):
+                return event.verdict
+    finally:
+        # The race is over: free the port at once, whoever won.
+        session.close()
+
+
+def finish_login(
+    ws: Workspace, session: ConsentSession, answer: Authorized
+) -> accounts.LoginResult:
+    """Check the account, exchange the code (5-minute life) and store the authorization."""
+    request = session.request
+    existing = ws.config.profiles.get(request.profile)
+    known = existing.selling_partner_id if existing else None
+    new = answer.selling_partner_id
+    if known and new and known != new:
+        if request.reauth:
+            raise LoginIncomplete(
+                f"Amazon authorized selling partner {new}, but profile {request.profile!r} "
+                f"belongs to {known}; nothing was changed",
+                f"sign in to Seller Central as {known} and run `spconnect reauth -p "
+                f"{request.profile}` again, or use `spconnect login -p OTHER` for {new}",
+            )
+        if not request.force:
+            raise UsageError(
+                f"profile {request.profile!r} holds selling partner {known}, and Amazon "
+                f"authorized {new}; nothing was changed",
+                f"use another profile (-p NAME), or --force to replace {known}",
+            )
+    client_secret = client_secret_of(ws, session.app_name)
+    grant = ws.lwa.exchange_code(
+        code=answer.code,
+        redirect_uri=session.app.redirect_uri,
+        client_id=session.app.client_id,
+        client_secret=client_secret,
+        context=FailureContext(profile=request.profile, app=session.app_name),
+    )
+    if not grant.refresh_token:
+        raise LoginIncomplete(
+            "Amazon exchanged the code but sent no refresh token", "run the login again"
+        )
+    return accounts.store_authorization(
+        ws,
+        profile=request.profile,
+        app_name=session.app_name,
+        marketplace=session.marketplace,
+        refresh_token=grant.refresh_token,
+        grant=grant,
+        selling_partner_id=new,
+    )

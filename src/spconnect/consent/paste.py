@@ -1,0 +1,116 @@
+"""Paste mode: the person finishes consent in any browser, on any machine, and pastes the
+address they landed on (or just its query). Works over SSH, in containers, with any
+redirect URI. The paste goes through the same interpretation as the listener."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+from urllib.parse import parse_qsl, urlsplit
+
+from spconnect.amazon.consent import explain_consent_error
+from spconnect.consent.answers import (
+    Authorized,
+    Empty,
+    ExpectedAnswer,
+    Foreign,
+    Hop,
+    Refused,
+    interpret,
+)
+from spconnect.consent.listener import ListenerEvent
+from spconnect.names import clean_pasted
+
+PROMPT = (
+    "If the browser is on another machine, paste the address it landed on (an error page's "
+    "address works too); otherwise just wait: "
+)
+PASTE_ONLY_PROMPT = (
+    "After approving, paste the address your browser landed on (an error page's address "
+    "works too): "
+)
+
+
+@dataclass(frozen=True)
+class PasteReply:
+    """What to tell the person about one pasted line, and whether the login is decided."""
+
+    verdict: Authorized | Refused | None
+    message: str | None = None
+
+
+def parse_pasted(text: str) -> dict[str, str] | None:
+    """The query parameters of a pasted URL or query string; None when it is neither."""
+    text = clean_pasted(text)
+    if not text:
+        return None
+    if "://" in text:
+        parts = urlsplit(text)
+        query = parts.query or parts.fragment
+    else:
+        query = text.split("?", 1)[1] if "?" in text else text
+    if "=" not in query:
+        return None
+    params = dict(parse_qsl(query, keep_blank_values=False))
+    return params or None
+
+
+def read_paste(text: str, expected: ExpectedAnswer) -> PasteReply:
+    params = parse_pasted(text)
+    if params is None:
+        known = explain_consent_error(text)
+        if known:
+            return PasteReply(None, f"Amazon's {known.code}: {known.cause}. {known.advice}.")
+        return PasteReply(
+            None,
+            "That is not an address spconnect can read. Paste the whole address from the "
+            "browser's address bar (it contains state=… and spapi_oauth_code=…).",
+        )
+    verdict = interpret(params, expected)
+    if isinstance(verdict, Authorized | Refused):
+        return PasteReply(verdict)
+    if isinstance(verdict, Hop):
+        return PasteReply(
+            None,
+            "That was the Login URI step. Open this address next to reach Amazon's consent "
+            f"page, then paste the address you land on after it:\n{verdict.target}",
+        )
+    if isinstance(verdict, Foreign):
+        return PasteReply(
+            None,
+            f"That address is not this login's ({verdict.reason}). "
+            "Paste the address from this login's browser window.",
+        )
+    assert isinstance(verdict, Empty)
+    return PasteReply(None, "That address carries no answer from Amazon.")
+
+
+def start_paste_reader(
+    stream: TextIO,
+    expected: ExpectedAnswer,
+    events: queue.Queue[ListenerEvent],
+    *,
+    on_input_end: Callable[[], None],
+) -> threading.Thread:
+    """Read pasted lines on a daemon thread and put what they mean on ``events``.
+
+    A daemon thread because a blocked read cannot be interrupted portably; when the
+    listener wins the race, the login simply stops listening to this thread.
+    """
+
+    def run() -> None:
+        for line in stream:
+            if not line.strip():
+                continue
+            reply = read_paste(line, expected)
+            events.put(ListenerEvent(verdict=reply.verdict, note=reply.message))
+            if reply.verdict is not None:
+                return
+        on_input_end()
+
+    thread = threading.Thread(target=run, name="spconnect-paste", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,98 @@
+"""The relay page: a static page the developer hosts at the app's registered https
+Redirect URI (and Login URI), which sends the browser on to spconnect's loopback listener
+with the query string unchanged. Amazon accepts only https redirect URIs and refuses
+localhost (amazon.md section 3), so this page is the bridge.
+
+Rules (design, "Getting the consent answer back", relay):
+- the port comes from ``state`` (``<port>.<random>``), else the port baked in at
+  generation (the app's ``callback_port``): the Login-URI hop carries no ``state``;
+- it forwards only to ``http://127.0.0.1`` and only to a numeric port: not an open
+  redirect;
+- when the listener cannot be reached (the browser is on another machine), the person
+  can paste the address into the terminal instead.
+
+It forwards by top-level navigation and never probes the listener with fetch(): Chrome's
+Local Network Access (Chrome 142 and later) puts a permission prompt in front of requests
+from a public page to loopback, but not in front of top-level navigation. When the
+listener cannot be reached, the browser's error page shows the loopback address, which
+carries the whole answer and pastes just as well (the page and the terminal both say so).
+Coming back to this page in the same tab (Firefox and Safari go Back to it; Chrome's
+history intervention skips it) shows the address here instead of forwarding again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+
+from spconnect.consent.pages import page
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  var BAKED_PORT = %(port)d;
+  var query = window.location.search;
+  var box = document.getElementById("address");
+  var waiting = document.getElementById("waiting");
+  var manual = document.getElementById("manual");
+  var empty = document.getElementById("empty");
+  box.value = window.location.href;
+  if (!query || query.length < 2) {
+    waiting.hidden = true;
+    empty.hidden = false;
+    return;
+  }
+  var params = new URLSearchParams(query);
+  var state = params.get("state") || "";
+  var port = BAKED_PORT;
+  var match = /^([0-9]{1,5})\\./.exec(state);
+  if (match) {
+    var candidate = parseInt(match[1], 10);
+    if (candidate >= 1 && candidate <= 65535) { port = candidate; }
+  }
+  var target = "http://127.0.0.1:" + String(port) + "/callback" + query;
+  document.getElementById("retry").href = target;
+  var key = "spconnect-relayed:" + (state || params.get("amazon_state") || "");
+  var relayedBefore = false;
+  try { relayedBefore = window.sessionStorage.getItem(key) === "1"; } catch (e) {}
+  if (relayedBefore) {
+    waiting.hidden = true;
+    manual.hidden = false;
+    return;
+  }
+  try { window.sessionStorage.setItem(key, "1"); } catch (e) {}
+  window.location.assign(target);
+})();
+""".strip()
+
+
+def relay_page(callback_port: int) -> str:
+    """The complete relay page, with ``callback_port`` baked in."""
+    if not 1 <= callback_port <= 65535:
+        raise ValueError("callback port out of range")
+    script = _SCRIPT % {"port": callback_port}
+    # A strict CSP for a page on the developer's own site: this exact script, inline
+    # styles, nothing else (no network requests at all: connect-src falls to 'none').
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    body = (
+        '<div id="waiting"><p>Returning you to <b>spconnect</b> on this computer…</p>'
+        "<p>If your browser then says it cannot reach <code>127.0.0.1</code>, spconnect is "
+        "running on another machine: copy the address from the address bar and paste it "
+        "into the terminal; it carries Amazon's answer.</p></div>"
+        '<div id="manual" hidden><p>spconnect could not be reached from this browser. '
+        "Copy this address and paste it into the terminal where "
+        "<code>spconnect login</code> is waiting:</p></div>"
+        '<div id="empty" hidden><p>This page passes Amazon\'s authorization answer to '
+        "spconnect. There is no answer in this address.</p></div>"
+        '<p><textarea id="address" readonly aria-label="address to paste"></textarea></p>'
+        '<p><a id="retry" href="#">Try spconnect on this computer again</a></p>'
+        f"<script>{script}</script>"
+    )
+    document = page("spconnect", body).decode()
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp, quote=False)}">'
+    return document.replace("<meta charset=utf-8>", f"<meta charset=utf-8>{meta}", 1)
