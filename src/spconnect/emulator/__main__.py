@@ -17,31 +17,42 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spconnect.emulator")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any)")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access token seconds")
+    parser.add_argument(
+        "--callback-port",
+        type=int,
+        default=8443,
+        help="port of the demo app's https://localhost redirect URI",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     emulator = Emulator(
         port=args.port, access_token_lifetime=args.token_lifetime, verbose=args.verbose
     ).start()
-    app = emulator.state.register_app("demo")
+    # Local https on localhost: no relay page to host for a try-out.
+    port = args.callback_port
+    app = emulator.state.register_app("demo", redirect_uris=[f"https://localhost:{port}/callback"])
     account = emulator.state.add_account("Demo Seller", region="na")
     refresh_token = emulator.state.self_authorize(app.client_id, account.selling_partner_id)
     print(
         f"""spconnect Amazon emulator on {emulator.url} (Ctrl-C to stop)
 
   export SPCONNECT_LWA_URL={emulator.token_url}
+  export SPCONNECT_CENTRAL_URL={emulator.url}
 
 Emulated app 'demo' (these values work only against this emulator):
   client id:      {app.client_id}
   client secret:  {app.client_secret}
   application id: {app.app_id}
+  redirect URI:   {app.redirect_uris[0]} (local https: the listener serves it)
 Self-authorized refresh token for {account.name} ({account.selling_partner_id}):
   {refresh_token}
 
 Try:
   spconnect app add demo --client-id {app.client_id} \\
       --app-id {app.app_id} --redirect-uri {app.redirect_uris[0]} --client-secret-stdin
-  spconnect login --refresh-token-stdin --marketplace US
+  spconnect login --marketplace US          # consent page in the browser
+  spconnect login --refresh-token-stdin -p self --marketplace US   # or self-authorized
   spconnect token
 """,
         flush=True,

@@ -8,6 +8,7 @@ on stdin, as everywhere else.
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -46,13 +47,67 @@ def demo_environment() -> Iterator[tuple[Emulator, dict[str, str], str]]:
         yield emulator, env, home
 
 
-def run_demo(show: Callable[[Step], None], announce: Callable[[str], None]) -> bool:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _login_with_browser(
+    command: list[str], env: dict[str, str], home: str, *, real_browser: bool
+) -> subprocess.CompletedProcess[str]:
+    """Run `spconnect login` and play the browser: follow the consent address it prints
+    (the emulator approves at once), or let a real browser open it for a person."""
+    args = ["login", "--marketplace", "US", "--timeout", "300"]
+    if not real_browser:
+        args.append("--no-browser")
+    process = subprocess.Popen(
+        [*command, *args],
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None and process.stdout is not None
+    seen: list[str] = []
+    # Read stderr to its end here (not communicate(), which reads the raw pipe and would
+    # lose what this text wrapper has already buffered).
+    for line in process.stderr:
+        seen.append(line)
+        consent = line.startswith(("http://", "https://")) and "/apps/authorize/consent" in line
+        if consent and not real_browser:
+            import httpx
+
+            # Verify TLS against the certificate spconnect just made for localhost.
+            certificate = os.path.join(home, "config", "tls", "localhost.crt")
+            trust = ssl.create_default_context(cafile=certificate)
+            httpx.get(line.strip(), follow_redirects=True, verify=trust, timeout=30)
+    out = process.stdout.read()
+    process.wait(timeout=30)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, "".join(seen))
+
+
+def run_demo(
+    show: Callable[[Step], None], announce: Callable[[str], None], *, real_browser: bool = False
+) -> bool:
     """Run the demo; ``announce`` gets narration, ``show`` each finished step. Returns
-    whether every step succeeded."""
+    whether every step succeeded. With ``real_browser`` a person approves on the
+    emulator's consent page; otherwise the emulator approves at once."""
     command = _spconnect_command()
     with demo_environment() as (emulator, env, home):
-        app = emulator.state.register_app("demo")
+        # Local https mode: the redirect URI's host is loopback, so the listener itself
+        # receives Amazon's answer over TLS (a relay page needs a public web host).
+        port = _free_port()
+        app = emulator.state.register_app(
+            "demo", redirect_uris=[f"https://localhost:{port}/callback"]
+        )
         account = emulator.state.add_account("Demo Seller LLC", region="na")
+        emulator.state.add_account("Demo Seller EU GmbH", region="eu")
+        if not real_browser:
+            emulator.state.auto_approve = account.selling_partner_id
         announce(
             f"Started the built-in Amazon emulator on {emulator.url}.\n"
             f"Using a throw-away config in {home}, with file storage (--insecure-storage):\n"
@@ -61,46 +116,61 @@ def run_demo(show: Callable[[Step], None], announce: Callable[[str], None]) -> b
             "shows a person; `spconnect token` prints the real token on stdout for scripts."
         )
 
-        def step(title: str, *args: str, stdin: str = "") -> Step:
+        def record(title: str, argv: list[str], done: subprocess.CompletedProcess[str]) -> bool:
+            show(Step(title, ["spconnect", *argv], done.returncode, done.stdout, done.stderr))
+            return done.returncode == 0
+
+        def step(title: str, *args: str, stdin: str = "") -> bool:
             done = subprocess.run(
                 [*command, *args], input=stdin, env=env, text=True, capture_output=True, timeout=120
             )
-            result = Step(title, ["spconnect", *args], done.returncode, done.stdout, done.stderr)
-            show(result)
-            return result
+            return record(title, list(args), done)
 
-        refresh_token = emulator.state.self_authorize(app.client_id, account.selling_partner_id)
-        plan: list[tuple[str, list[str], str]] = [
-            (
-                "Register the app (its client secret goes in on stdin, never as an argument)",
-                ["app", "add", "demo", "--client-id", app.client_id, "--app-id", app.app_id,
-                 "--redirect-uri", app.redirect_uris[0], "--client-secret-stdin",
-                 "--insecure-storage"],
-                app.client_secret,
-            ),
-            (
-                f"Connect the seller account of {account.name} with a self-authorized "
-                "refresh token (as Seller Central's 'Authorize app' shows it)",
-                ["login", "--refresh-token-stdin", "--marketplace", "US"],
-                refresh_token,
-            ),
+        if not step(
+            "Register the app (its client secret goes in on stdin, never as an argument)",
+            "app",
+            "add",
+            "demo",
+            "--client-id",
+            app.client_id,
+            "--app-id",
+            app.app_id,
+            "--redirect-uri",
+            app.redirect_uris[0],
+            "--client-secret-stdin",
+            "--insecure-storage",
+            stdin=app.client_secret,
+        ):
+            return False
+        if real_browser:
+            announce(
+                "\nYour browser opens the emulator's consent page: choose an account and "
+                "Confirm. It warns once about spconnect's self-signed certificate for "
+                "localhost; accept it to let the answer through."
+            )
+        title = (
+            "Authorize on Amazon's consent page (here the emulator approves at once; "
+            "try `spconnect demo --browser` to click it yourself)"
+        )
+        login = _login_with_browser(command, env, home, real_browser=real_browser)
+        if not record(title, ["login", "--marketplace", "US"], login):
+            return False
+        for title, args in (
             (
                 "Get an access token with its expiry, for scripts (login cached it)",
                 ["token", "--format", "json"],
-                "",
             ),
             (
                 'Or as shell variables: eval "$(spconnect token --format env)"',
                 ["token", "--format", "env"],
-                "",
             ),
-            ("Disconnect this machine", ["logout"], ""),
-        ]  # fmt: skip
-        for title, args, stdin in plan:
-            if step(title, *args, stdin=stdin).returncode != 0:
+            ("Disconnect this machine", ["logout"]),
+        ):
+            if not step(title, *args):
                 return False
         announce(
-            f"The emulator answered {emulator.count('refresh_token')} token refresh(es) for "
-            "the whole demo."
+            f"\nThe emulator showed {emulator.count('consent_page')} consent page(s) and "
+            f"answered {emulator.count('authorization_code')} code exchange(s) and "
+            f"{emulator.count('refresh_token')} token refresh(es) for the whole demo."
         )
     return True

@@ -14,8 +14,9 @@ import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from spconnect.emulator import central
 from spconnect.emulator.lwa import token_endpoint
 from spconnect.emulator.state import EmulatorState, Fault
 
@@ -84,6 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return True
 
+    def _send_page(self, page: central.Page) -> None:
+        headers = dict(page.headers)
+        if page.location:
+            headers["Location"] = page.location
+        self._send(page.status, page.body.encode(), "text/html; charset=utf-8", headers)
+
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
         length = int(self.headers.get("Content-Length") or 0)
@@ -91,6 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(413, {"error": "invalid_request"})
             return
         body = self.rfile.read(length)
+        if path == central.DECIDE_PATH:
+            form = dict(parse_qsl(body.decode(errors="replace")))
+            self._send_page(central.decide(self.server.emulator.state, form))
+            return
         if path == TOKEN_PATH:
             self.server.emulator.state.count("token_requests")
             if self._apply_fault("token"):
@@ -103,7 +114,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, {"error": "not_found"})
 
     def do_GET(self) -> None:
-        self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+        parts = urlsplit(self.path)
+        params = dict(parse_qsl(parts.query))
+        state = self.server.emulator.state
+        if parts.path == central.CONSENT_PATH:
+            state.count("consent_page")
+            self._send_page(central.consent(state, params, self.server.emulator.url))
+        elif parts.path.startswith(central.CONFIRM_PREFIX):
+            app_id = parts.path[len(central.CONFIRM_PREFIX) :]
+            self._send_page(central.confirm(state, app_id, params))
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
 
 class _Server(ThreadingHTTPServer):
@@ -166,7 +187,7 @@ class Emulator:
 
     def environment(self) -> dict[str, str]:
         """The variables that point spconnect at this emulator."""
-        return {"SPCONNECT_LWA_URL": self.token_url}
+        return {"SPCONNECT_LWA_URL": self.token_url, "SPCONNECT_CENTRAL_URL": self.url}
 
     # Conveniences for tests and the demo.
     def inject(self, kind: str, times: int = 1, **options: object) -> None:

@@ -85,6 +85,10 @@ class EmulatorState:
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()  # by grant type / endpoint
         self.clock_offset = 0.0
+        # Consent pages: Login-URI hop states, auto-approval, callback URI style.
+        self.amazon_states: dict[str, tuple[str, float]] = {}  # -> (client id, issued at)
+        self.auto_approve: str | None = None  # a selling partner id to approve at once
+        self.relative_callback_uri = True  # amazon_callback_uri as seen in the wild
 
     # -- clock ---------------------------------------------------------------------------
 

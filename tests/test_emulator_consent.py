@@ -1,0 +1,123 @@
+"""The emulator's consent pages answer as Seller Central does (amazon.md sections 2, 3, 10)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from spconnect.emulator import Emulator
+
+REDIRECT = "https://you.example.com/cb"
+
+
+def consent(emulator: Emulator, **query: str) -> httpx.Response:
+    return httpx.get(f"{emulator.url}/apps/authorize/consent?{urlencode(query)}", timeout=5)
+
+
+def decide(emulator: Emulator, **form: str) -> httpx.Response:
+    return httpx.post(f"{emulator.url}/apps/authorize/decide", data=form, timeout=5)
+
+
+def test_draft_app_without_version_beta_is_md1000(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT])
+    response = consent(emulator, application_id=app.app_id, state="s", redirect_uri=REDIRECT)
+    assert response.status_code == 400 and "MD1000" in response.text
+
+
+def test_client_id_as_application_id_is_md1000(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT])
+    response = consent(emulator, application_id=app.client_id, state="s", version="beta")
+    assert "MD1000" in response.text
+
+
+def test_unregistered_redirect_is_md5101_and_fragment_md5110(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT])
+    other = consent(
+        emulator,
+        application_id=app.app_id,
+        state="s",
+        version="beta",
+        redirect_uri="https://elsewhere.example/cb",
+    )
+    assert "MD5101" in other.text
+    fragment = consent(
+        emulator, application_id=app.app_id, state="s", version="beta", redirect_uri=REDIRECT + "#x"
+    )
+    assert "MD5110" in fragment.text
+
+
+def test_consent_page_lists_the_accounts_and_approve_issues_a_code(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT], draft=False)
+    a = emulator.state.add_account("Shop A")
+    b = emulator.state.add_account("Shop B")
+    emulator.state.add_account("A vendor", vendor=True)
+    page = consent(emulator, application_id=app.app_id, state="53682.s", redirect_uri=REDIRECT)
+    assert page.status_code == 200
+    assert "Shop A" in page.text and "Shop B" in page.text and "A vendor" not in page.text
+    answer = decide(
+        emulator,
+        application_id=app.app_id,
+        state="53682.s",
+        redirect_uri=REDIRECT,
+        selling_partner_id=b.selling_partner_id,
+        decision="approve",
+    )
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["location"])
+    query = parse_qs(location.query)
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    assert query["state"] == ["53682.s"]
+    assert query["selling_partner_id"] == [b.selling_partner_id]
+    assert query["spapi_oauth_code"][0]
+    assert a.selling_partner_id not in answer.headers["location"]
+
+
+def test_deny_redirects_with_access_denied(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT], draft=False)
+    emulator.state.add_account("Shop A")
+    answer = decide(
+        emulator, application_id=app.app_id, state="s", redirect_uri=REDIRECT, decision="deny"
+    )
+    query = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert query["error"] == ["access_denied"] and query["state"] == ["s"]
+    assert "spapi_oauth_code" not in query
+
+
+def test_login_uri_hop_then_confirm(emulator: Emulator) -> None:
+    app = emulator.state.register_app(
+        redirect_uris=[REDIRECT], login_uri="https://you.example.com/login"
+    )
+    account = emulator.state.add_account("Shop A")
+    hop = consent(
+        emulator, application_id=app.app_id, state="53682.s", version="beta", redirect_uri=REDIRECT
+    )
+    assert hop.status_code == 302
+    location = urlsplit(hop.headers["location"])
+    assert location.netloc == "you.example.com" and location.path == "/login"
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert query["amazon_callback_uri"] == f"/apps/authorize/confirm/{app.app_id}"  # relative
+    assert query["selling_partner_id"] == account.selling_partner_id
+    assert query["version"] == "beta"
+    confirm_url = f"{emulator.url}{query['amazon_callback_uri']}?" + urlencode(
+        {
+            "amazon_state": query["amazon_state"],
+            "state": "53682.s",
+            "redirect_uri": REDIRECT,
+            "version": "beta",
+        }
+    )
+    page = httpx.get(confirm_url, timeout=5)
+    assert page.status_code == 200 and "Shop A" in page.text
+    again = httpx.get(confirm_url, timeout=5)
+    assert again.status_code == 400  # amazon_state is single-use
+
+
+def test_auto_approve_skips_the_page(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT])
+    account = emulator.state.add_account("Shop A")
+    emulator.state.auto_approve = account.selling_partner_id
+    answer = consent(
+        emulator, application_id=app.app_id, state="s", version="beta", redirect_uri=REDIRECT
+    )
+    assert answer.status_code == 302 and "spapi_oauth_code=" in answer.headers["location"]
