@@ -196,3 +196,97 @@ def seller(cli: Cli, emulator: Emulator, secret_service: None) -> Seller:
     app = emulator.state.register_app("demo")
     add_app(cli, app)
     return login_self_authorized(cli, emulator)
+
+
+class LoginProcess:
+    """A running ``spconnect login``/``reauth``: its stderr is read as it arrives, stdin
+    takes pastes, and the finished run lands in the Cli's history (for the leak checks)."""
+
+    def __init__(self, cli: Cli, *args: str, env: dict[str, str] | None = None) -> None:
+        import queue
+        import threading
+
+        self.cli = cli
+        self.args = args
+        self.process = subprocess.Popen(
+            [CONSOLE_SCRIPT, *args],
+            env={**cli.env, **(env or {})},
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.stderr_lines: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            assert self.process.stderr is not None
+            for line in self.process.stderr:
+                self.stderr_lines.append(line)
+                self._lines.put(line)
+            self._lines.put(None)
+
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
+
+    def wait_for(self, predicate: object, timeout: float = 30) -> str:
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                stderr = "".join(self.stderr_lines)
+                raise AssertionError(f"timed out; stderr so far:\n{stderr}") from None
+            if line is None:
+                raise AssertionError(f"process ended; stderr:\n{''.join(self.stderr_lines)}")
+            if predicate(line):  # type: ignore[operator]
+                return line.strip()
+
+    def consent_url(self) -> str:
+        return self.wait_for(
+            lambda line: "/apps/authorize/consent?" in line and line.startswith("http")
+        )
+
+    def paste(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def close_stdin(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    def finish(self, timeout: float = 60) -> Result:
+        self.process.wait(timeout)
+        self._pump.join(10)
+        assert self.process.stdout is not None
+        result = Result(
+            tuple(self.args),
+            self.process.returncode,
+            self.process.stdout.read(),
+            "".join(self.stderr_lines),
+        )
+        self.cli.history.append(result)
+        return result
+
+
+def amazon_redirect(emulator: Emulator, consent_url: str, account: Account) -> str:
+    """Play Amazon: the seller approves as ``account``; returns where Amazon sends the
+    browser (the redirect URI with state, selling_partner_id and spapi_oauth_code)."""
+    import httpx
+
+    emulator.state.auto_approve = account.selling_partner_id
+    response = httpx.get(consent_url, timeout=10)
+    assert response.status_code == 302, response.text
+    return str(response.headers["location"])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

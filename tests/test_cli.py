@@ -396,12 +396,6 @@ def test_app_remove_deletes_secret_and_invalidates_profile_caches(cli: Cli, sell
     assert token.returncode == ExitCode.NOT_SET_UP and "no app named 'demo'" in token.stderr
 
 
-def test_browser_login_is_not_claimed_yet(cli: Cli, seller: Seller) -> None:
-    result = cli.run("login")
-    assert result.returncode == ExitCode.USAGE
-    assert "--refresh-token-stdin" in result.stderr
-
-
 def test_unknown_flag_is_exit_2_without_traceback(cli: Cli) -> None:
     result = cli.run("token", "--formatt", "raw")
     assert result.returncode == ExitCode.USAGE

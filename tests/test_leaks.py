@@ -105,3 +105,58 @@ def test_no_command_takes_a_secret_as_an_argument(cli: Cli) -> None:
         for option in options:
             if "secret" in option or "token" in option:
                 assert option.endswith("-stdin") or option == "--force-refresh", (command, option)
+
+
+def test_consent_logins_leak_no_code_or_token(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    import httpx
+
+    from tests.conftest import LoginProcess, add_app, amazon_redirect, free_port
+
+    port = free_port()
+    app = emulator.state.register_app("demo", redirect_uris=["https://you.example.com/cb"])
+    add_app(cli, app, "--callback-port", str(port))
+    account = emulator.state.add_account("Shop A")
+
+    def relay(location: str) -> None:
+        query = location.split("?", 1)[1]
+        httpx.get(f"http://127.0.0.1:{port}/callback?{query}", timeout=10)
+
+    # Listener login, verbose.
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US", "-v")
+    relay(amazon_redirect(emulator, login.consent_url(), account))
+    assert login.finish().returncode == 0
+    # Paste login with a foreign paste first (carrying a real code), verbose, forced.
+    login = LoginProcess(cli, "login", "--paste", "--no-browser", "--force", "-v")
+    location = amazon_redirect(emulator, login.consent_url(), account)
+    login.paste(location.replace("state=", "state=9"))
+    login.paste(location)
+    assert login.finish().returncode == 0
+    # An expired code (exit 8), then a reauth.
+    login = LoginProcess(cli, "reauth", "--no-browser", "-v")
+    location = amazon_redirect(emulator, login.consent_url(), account)
+    emulator.state.advance(301)
+    relay(location)
+    assert login.finish().returncode == 8
+    login = LoginProcess(cli, "reauth", "--no-browser", "-v")
+    relay(amazon_redirect(emulator, login.consent_url(), account))
+    assert login.finish().returncode == 0
+    cli.ok("token", "-v")
+
+    codes = list(emulator.state.codes)
+    refresh_tokens = list(emulator.state.refresh_tokens)
+    access_tokens = list(emulator.state.access_tokens)
+    assert len(codes) == 4 and len(refresh_tokens) >= 3
+    secrets = [*codes, *refresh_tokens, app.client_secret]
+    for result in cli.history:
+        for value in secrets:
+            assert value not in result.output, f"a secret in the output of {result.args}"
+        for token in access_tokens:
+            assert token not in result.stderr
+            if result.args[0] != "token":
+                assert token not in result.stdout
+    for path in cli.files():
+        data = path.read_bytes()
+        for value in secrets:
+            assert value.encode() not in data, f"a secret in {path}"

@@ -20,9 +20,9 @@ from spconnect.store.secrets import app_key, profile_key
 from spconnect.workspace import Workspace
 
 
-def _set_storage(ws: Workspace, insecure_storage: bool) -> None:
+def use_insecure_storage(ws: Workspace) -> None:
     """``--insecure-storage`` switches this config to the 0600 file store, explicitly."""
-    if insecure_storage and ws.config.storage != "file":
+    if ws.config.storage != "file":
         with editing_config() as config:
             config.storage = "file"
         ws.use_config(config)
@@ -43,7 +43,8 @@ def add_app(
             f"app {name!r} already exists",
             f"remove it first (`spconnect app remove {name}`) or choose another name",
         )
-    _set_storage(ws, insecure_storage)
+    if insecure_storage:
+        use_insecure_storage(ws)
     if client_secret is not None:
         client_secret = ids.check_client_secret(client_secret)
         ws.secrets.set(app_key(name), client_secret)
@@ -217,7 +218,8 @@ def import_refresh_token(
             "self-authorized token does not say which account it belongs to",
             "use another profile (-p NAME), or --force to replace it",
         )
-    _set_storage(ws, insecure_storage)
+    if insecure_storage:
+        use_insecure_storage(ws)
     client_secret = tokens.client_secret_of(ws, app_name)
     try:
         grant = ws.lwa.refresh(

@@ -3,6 +3,10 @@ account."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from spconnect.cli.common import ProfileOpt, VerboseOpt, say, setup_verbose
 from spconnect.emulator.demo import Step, run_demo
 from spconnect.errors import SpconnectError
@@ -17,10 +21,16 @@ def _show(step: Step) -> None:
         say(f"  (exit {step.returncode})")
 
 
-def demo(profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
+def demo(
+    browser: Annotated[
+        bool, typer.Option("--browser", help="Click the emulator's consent page yourself.")
+    ] = False,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
     """Run login, token and logout against the built-in Amazon emulator."""
     setup_verbose(verbose)
-    if not run_demo(_show, lambda text: say(text)):
+    if not run_demo(_show, lambda text: say(text), real_browser=browser):
         raise SpconnectError(
             "the demo stopped at a failed step (shown above)",
             "please report this with the output above",

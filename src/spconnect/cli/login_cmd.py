@@ -1,17 +1,226 @@
-"""``spconnect login`` and ``spconnect logout``."""
+"""``spconnect login``, ``reauth``, ``logout`` and ``relay-page``."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from spconnect import accounts
-from spconnect.amazon.marketplaces import resolve_marketplace
-from spconnect.cli.common import ProfileOpt, VerboseOpt, read_secret, say, setup_verbose
+from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
+from spconnect.cli.common import (
+    ProfileOpt,
+    VerboseOpt,
+    read_secret,
+    say,
+    setup_verbose,
+    stdin_is_terminal,
+)
+from spconnect.consent import flow
+from spconnect.consent.paste import PASTE_ONLY_PROMPT, PROMPT
 from spconnect.errors import UsageError
 from spconnect.workspace import Workspace
+
+# The capture flags login and reauth share (design, "Command contract").
+NoBrowserOpt = Annotated[
+    bool, typer.Option("--no-browser", help="Print the consent address; do not open a browser.")
+]
+PasteOpt = Annotated[
+    bool, typer.Option("--paste", help="Only paste the address you land on; no listener.")
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Loopback port to listen on (default: the app's callback port).", min=0, max=65535
+    ),
+]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the answer.", min=1)]
+CertOpt = Annotated[
+    Path | None, typer.Option(help="PEM certificate for local https mode.", dir_okay=False)
+]
+KeyOpt = Annotated[
+    Path | None, typer.Option(help="PEM private key for local https mode.", dir_okay=False)
+]
+
+
+def _graphical_browser_available() -> bool:
+    # Without a display Python's webbrowser falls back to console browsers (lynx, w3m),
+    # which would take over this terminal; over SSH the browser would open remotely.
+    if sys.platform in ("darwin", "win32"):
+        return not os.environ.get("SSH_CONNECTION")
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_browser(url: str) -> bool:
+    if not _graphical_browser_available():
+        return False
+    import webbrowser
+
+    try:
+        return webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        return False
+
+
+def _ask(question: object) -> object:
+    """questionary's answer, or an interrupt when the person pressed Ctrl-C."""
+    answer = question.ask()  # type: ignore[attr-defined]
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer
+
+
+def _first_run_wizard(ws: Workspace, vendor: bool) -> str:
+    """Ask once for the app's fields (like `app add`) when no app is configured."""
+    if not stdin_is_terminal():
+        raise UsageError(
+            "no app is configured, and there is no terminal to ask for one",
+            "add it first: `spconnect app add NAME --client-id ID --app-id APP_ID "
+            "--redirect-uri URL --client-secret-stdin`",
+        )
+    import questionary
+
+    from spconnect.amazon import ids
+    from spconnect.cli.app_cmd import build_app_config
+
+    def valid(check: object) -> object:
+        def run(value: str) -> bool | str:
+            try:
+                check(value)  # type: ignore[operator]
+            except (UsageError, ValueError) as exc:
+                return str(exc).splitlines()[0]
+            return True
+
+        return run
+
+    say(
+        "No SP-API app is configured yet. Its values are in Developer Central "
+        "(Apps and Services > Develop Apps)."
+    )
+    name = str(
+        _ask(
+            questionary.text(
+                "A short name for the app:", default="myapp", validate=valid(ids.check_profile_name)
+            )
+        )
+    )
+    client_id = str(
+        _ask(
+            questionary.text(
+                "LWA client id (amzn1.application-oa2-client.…):",
+                validate=valid(ids.check_client_id),
+            )
+        )
+    )
+    app_id = str(
+        _ask(
+            questionary.text(
+                "Application id (amzn1.sp.solution.…):", validate=valid(ids.check_app_id)
+            )
+        )
+    )
+    redirect = str(_ask(questionary.text("Redirect URI (https):")))
+    login_uri = str(_ask(questionary.text("Login URI (https, empty if none):")))
+    draft = bool(_ask(questionary.confirm("Is the app in Draft status?", default=True)))
+    secret = str(
+        _ask(questionary.password("LWA client secret:", validate=valid(ids.check_client_secret)))
+    )
+    app = build_app_config(
+        client_id=client_id,
+        app_id=app_id,
+        redirect_uri=redirect,
+        login_uri=login_uri or None,
+        draft=draft,
+        kind="vendor" if vendor else "seller",
+    )
+    accounts.add_app(ws, name, app, secret)
+    say(f"Saved app {name!r}; its client secret is in {ws.secrets.description}.")
+    return name
+
+
+def _ask_marketplace() -> Marketplace | None:
+    if not stdin_is_terminal():
+        return None
+    import questionary
+
+    from spconnect.amazon.marketplaces import MARKETPLACES
+
+    choices = [
+        questionary.Choice(f"{m.country} ({m.code}, region {m.region})", m.code)
+        for m in MARKETPLACES
+    ]
+    code = _ask(
+        questionary.select(
+            "Marketplace to authorize through (the whole region is authorized):",
+            choices=choices,
+            default=choices[1],
+        )
+    )
+    return resolve_marketplace(str(code))
+
+
+def _spinner_text(remaining: float) -> str:
+    minutes, seconds = divmod(int(remaining), 60)
+    return f"Waiting for Amazon's answer… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
+
+
+def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool) -> None:
+    session = flow.start_consent(ws, request)
+    try:
+        if session.mode == "relay":
+            say(
+                f"Listening on {session.listening_on} for the relay page at "
+                f"{session.app.redirect_uri} (see `spconnect relay-page`)."
+            )
+        elif session.mode == "https":
+            say(f"Listening on {session.listening_on} (local https).")
+            cert = session.certificate
+            if cert is not None and cert.created and cert.self_signed:
+                say(
+                    f"Created a self-signed certificate for this address ({cert.cert_path}). "
+                    "Your browser will warn once that it does not know it: spconnect made it "
+                    "on this machine, for this address only. Accept it to continue, or pass "
+                    "--cert/--key."
+                )
+        say("Open this address to authorize the app:")
+        sys.stderr.write(session.consent_url + "\n")
+        sys.stderr.flush()
+        if not no_browser:
+            if _open_browser(session.consent_url):
+                say("(opened in your browser)")
+            else:
+                say("(no browser could be opened here: open the address on any device)")
+        say(PROMPT if session.mode != "paste" else PASTE_ONLY_PROMPT)
+
+        interactive = sys.stderr.isatty() and session.mode != "paste"
+        if interactive:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            with console.status(_spinner_text(request.timeout)) as status:
+                answer = flow.wait_for_answer(
+                    session,
+                    paste_stream=sys.stdin,
+                    on_note=say,
+                    on_tick=lambda left: status.update(_spinner_text(left)),
+                )
+        else:
+            answer = flow.wait_for_answer(session, paste_stream=sys.stdin, on_note=say)
+    finally:
+        session.close()
+    started = time.monotonic()
+    result = flow.finish_login(ws, session, answer)
+    account = result.selling_partner_id or "unknown"
+    say(
+        f"Authorized: profile {result.profile!r}, selling partner {account}, region "
+        f"{result.region} ({result.marketplace.country}), app {result.app!r}; tokens stored "
+        f"in {ws.secrets.description} ({time.monotonic() - started:.1f} s after the answer)."
+    )
+    say(f"Next: spconnect token -p {result.profile}")
 
 
 def login(
@@ -22,6 +231,13 @@ def login(
         str | None,
         typer.Option(help="Country code (DE), marketplace id, or region (na, eu, fe)."),
     ] = None,
+    vendor: Annotated[bool, typer.Option("--vendor", help="Authorize in Vendor Central.")] = False,
+    no_browser: NoBrowserOpt = False,
+    paste: PasteOpt = False,
+    port: PortOpt = None,
+    timeout: TimeoutOpt = flow.DEFAULT_TIMEOUT,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
     refresh_token_stdin: Annotated[
         bool,
         typer.Option(
@@ -40,40 +256,81 @@ def login(
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Authorize an account and store its refresh token in the keyring."""
+    """Authorize an account through Amazon's consent page; store its tokens in the keyring."""
     setup_verbose(verbose)
-    if not refresh_token_stdin:
-        # The browser consent flow (relay, local https, paste) is tracked separately; until
-        # it lands, say so plainly rather than pretend.
-        raise UsageError(
-            "browser consent is not available in this version yet",
-            "import a self-authorized refresh token: "
-            "`spconnect login --refresh-token-stdin --marketplace US < token.txt`",
-        )
+    from spconnect.amazon.ids import check_profile_name
+
+    check_profile_name(profile)
     resolved = resolve_marketplace(marketplace) if marketplace else None
     ws = Workspace()
-    token = read_secret(from_stdin=True, what="refresh token", flag="--refresh-token-stdin")
-    result = accounts.import_refresh_token(
-        ws,
+    if refresh_token_stdin:
+        token = read_secret(from_stdin=True, what="refresh token", flag="--refresh-token-stdin")
+        result = accounts.import_refresh_token(
+            ws,
+            profile=profile,
+            app_name=app_name,
+            marketplace=resolved,
+            refresh_token=token,
+            force=force,
+            insecure_storage=insecure_storage,
+        )
+        minutes = max(0, int((result.expires_at - time.time()) // 60))
+        say(
+            f"Logged in profile {result.profile!r} with app {result.app!r} in region "
+            f"{result.region} ({result.marketplace.country}); Amazon accepted the token."
+        )
+        say(f"Refresh token stored in {ws.secrets.description}; access token valid {minutes} min.")
+        if result.selling_partner_id is None:
+            say(
+                "Selling partner id: unknown (self-authorized tokens do not carry it; a "
+                "browser login or reauth supplies it)."
+            )
+        say(f"Next: spconnect token -p {result.profile}")
+        return
+    if insecure_storage and ws.config.storage != "file":
+        accounts.use_insecure_storage(ws)
+    if not ws.config.apps and app_name is None:
+        app_name = _first_run_wizard(ws, vendor)
+    if resolved is None and profile not in ws.config.profiles:
+        resolved = _ask_marketplace()
+    request = flow.LoginRequest(
         profile=profile,
         app_name=app_name,
         marketplace=resolved,
-        refresh_token=token,
+        vendor=vendor,
+        paste_only=paste,
+        port=port,
+        timeout=timeout,
+        cert=str(cert) if cert else None,
+        key=str(key) if key else None,
         force=force,
-        insecure_storage=insecure_storage,
     )
-    minutes = max(0, int((result.expires_at - time.time()) // 60))
-    say(
-        f"Logged in profile {result.profile!r} with app {result.app!r} in region "
-        f"{result.region} ({result.marketplace.country}); Amazon accepted the token."
+    browser_login(ws, request, no_browser=no_browser)
+
+
+def reauth(
+    no_browser: NoBrowserOpt = False,
+    paste: PasteOpt = False,
+    port: PortOpt = None,
+    timeout: TimeoutOpt = flow.DEFAULT_TIMEOUT,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Renew a profile's authorization (revoked, or its yearly renewal); the old refresh
+    token stays until the new one is stored."""
+    setup_verbose(verbose)
+    request = flow.LoginRequest(
+        profile=profile,
+        paste_only=paste,
+        port=port,
+        timeout=timeout,
+        cert=str(cert) if cert else None,
+        key=str(key) if key else None,
+        reauth=True,
     )
-    say(f"Refresh token stored in {ws.secrets.description}; access token valid {minutes} min.")
-    if result.selling_partner_id is None:
-        say(
-            "Selling partner id: unknown (self-authorized tokens do not carry it; a browser "
-            "login or reauth supplies it)."
-        )
-    say(f"Next: spconnect token -p {result.profile}")
+    browser_login(Workspace(), request, no_browser=no_browser)
 
 
 def logout(
@@ -97,6 +354,39 @@ def logout(
     )
 
 
+def relay_page(
+    app_name: Annotated[
+        str | None, typer.Option("--app", help="The app (default: the only one).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE instead of stdout.", dir_okay=False),
+    ] = None,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write the relay page to host at the app's Redirect URI (and Login URI)."""
+    setup_verbose(verbose)
+    from spconnect.consent.relay import relay_page as render
+
+    ws = Workspace()
+    name = accounts.resolve_app_name(ws, app_name, profile)
+    app = ws.config.app(name)
+    page = render(app.callback_port)
+    if output is None:
+        sys.stdout.write(page)
+    else:
+        output.write_text(page, encoding="utf-8")
+        say(f"Wrote {output} ({len(page)} bytes).")
+    say(
+        f"Host it at {app.redirect_uri} and register that same address as the app's Login "
+        f"URI in Developer Central; it forwards to port {app.callback_port} (or the port "
+        "in state) on 127.0.0.1 only. See examples/relay-page.md."
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("login")(login)
+    app.command("reauth")(reauth)
     app.command("logout")(logout)
+    app.command("relay-page")(relay_page)

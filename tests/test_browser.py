@@ -1,0 +1,334 @@
+"""End to end in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by
+Playwright) clicks through the emulator's consent page while ``spconnect login`` runs as a
+subprocess; each test ends with the refresh token in the real Secret Service, or with
+nothing stored and the right exit code.
+
+The relay page is served by a local https static server standing in for the developer's
+web host, under a name (relay.spconnect.test) that only Chromium maps to 127.0.0.1
+(--host-resolver-rules): for spconnect it is a public host, so it chooses relay mode.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import keyring
+import pytest
+
+from spconnect.emulator import Emulator
+from spconnect.emulator.state import Account
+from spconnect.errors import ExitCode
+from tests.conftest import Cli, LoginProcess, add_app, free_port, skip_or_fail
+
+pytestmark = [pytest.mark.browser, pytest.mark.keyring]
+
+CHROMIUM = "/usr/bin/chromium"
+RELAY_HOST = "relay.spconnect.test"
+# Without these, Chromium's background connections are refused by this machine's closed
+# network, many at a time (see the machine notes); none of them is needed for the tests.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--host-resolver-rules=MAP {RELAY_HOST} 127.0.0.1",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"{CHROMIUM} is not installed (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    # The self-signed certificates (relay host, local https) are accepted as a person
+    # would accept the browser's one-time warning.
+    context = browser.new_context(ignore_https_errors=True)
+    yield context.new_page()
+    context.close()
+
+
+class RelayHost:
+    """A static https host that serves one HTML page at every path."""
+
+    def __init__(self, html: str, cert_dir: Path) -> None:
+        self.html = html.encode()
+        context = self._context(cert_dir)
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(host.html)))
+                self.end_headers()
+                self.wfile.write(host.html)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"https://{RELAY_HOST}:{self.server.server_address[1]}"
+        self.callback_port = 0  # the app's, once the relay page is generated for it
+
+    @staticmethod
+    def _context(cert_dir: Path) -> ssl.SSLContext:
+        os.environ["SPCONNECT_CONFIG_DIR"] = str(cert_dir)
+        try:
+            from spconnect.consent.tls import self_signed_certificate
+
+            return self_signed_certificate(RELAY_HOST).server_context()
+        finally:
+            del os.environ["SPCONNECT_CONFIG_DIR"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def relay_host(tmp_path: Path) -> Iterator[list[RelayHost]]:
+    hosts: list[RelayHost] = []
+    yield hosts
+    for host in hosts:
+        host.close()
+
+
+def setup_relay_app(
+    cli: Cli, emulator: Emulator, hosts: list[RelayHost], tmp_path: Path, *, login_uri: bool = False
+) -> tuple[int, RelayHost]:
+    """Register an app whose Redirect (and Login) URI is the hosted relay page."""
+    port = free_port()
+    host = RelayHost("", tmp_path / "relay-host")
+    hosts.append(host)
+    redirect = f"{host.base}/spconnect/callback"
+    login = f"{host.base}/spconnect/login" if login_uri else None
+    app = emulator.state.register_app("demo", redirect_uris=[redirect], login_uri=login)
+    extra = ["--callback-port", str(port)] + (["--login-uri", login] if login else [])
+    add_app(cli, app, *extra)
+    # The page the developer would upload: `spconnect relay-page -o FILE`.
+    target = tmp_path / "relay.html"
+    cli.ok("relay-page", "-o", str(target))
+    host.html = target.read_bytes()
+    host.callback_port = port
+    return host
+
+
+def approve(page: Any, consent_url: str, account: Account, *, decision: str = "approve") -> None:
+    page.goto(consent_url)
+    page.select_option("#account", account.selling_partner_id)
+    page.click(f"#{decision}")
+
+
+def wait_for_text(page: Any, text: str) -> None:
+    page.get_by_text(text).first.wait_for(timeout=20000)
+
+
+def stored(cli: Cli) -> str | None:
+    return keyring.get_password(cli.keyring_service, "profile:default")
+
+
+def test_relay_mode(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    port = setup_relay_app(cli, emulator, relay_host, tmp_path).callback_port
+    account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    approve(page, login.consent_url(), account)
+    wait_for_text(page, "Authorization received")
+    assert page.url.startswith(f"http://127.0.0.1:{port}/callback?")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert stored(cli) and stored(cli).startswith("Atzr|")  # type: ignore[union-attr]
+    assert f"selling partner {account.selling_partner_id}" in result.stderr
+    assert cli.ok("token").stdout.startswith("Atza|")
+
+
+def test_unreachable_spconnect_leaves_a_pasteable_address(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    """The browser is "on another machine": --paste runs no listener, so the relay page's
+    navigation fails; the address the browser shows carries the answer, and pasting it
+    completes the login."""
+    setup_relay_app(cli, emulator, relay_host, tmp_path)
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
+    approve(page, login.consent_url(), account)
+    page.wait_for_timeout(1000)
+    assert page.url.startswith("chrome-error://")  # the loopback listener is not there
+    # What the address bar shows on the error page: the failed navigation's address.
+    shown = page.evaluate("() => performance.getEntriesByType('navigation')[0].name")
+    assert shown.startswith("http://127.0.0.1:") and "spapi_oauth_code=" in shown
+    login.paste(shown)
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert stored(cli)
+
+
+def test_relay_page_shows_the_address_when_visited_again(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    host = setup_relay_app(cli, emulator, relay_host, tmp_path)
+    state = f"{host.callback_port}.abcdefghijklmnopqrstuvwx"
+    landed = f"{host.base}/spconnect/callback?state={state}&spapi_oauth_code=c"
+    page.goto(landed, wait_until="commit")
+    page.wait_for_timeout(500)  # it forwarded to the (closed) loopback port
+    page.goto(landed)  # coming back in the same tab: no second forward
+    wait_for_text(page, "spconnect could not be reached from this browser")
+    assert page.input_value("#address") == landed
+    assert page.url == landed
+
+
+def test_local_https_mode(cli: Cli, emulator: Emulator, secret_service: None, page: Any) -> None:
+    port = free_port()
+    app = emulator.state.register_app("demo", redirect_uris=[f"https://localhost:{port}/callback"])
+    add_app(cli, app)
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "JP")
+    url = login.consent_url()
+    assert "browser will warn once" in "".join(login.stderr_lines)
+    approve(page, url, account)
+    wait_for_text(page, "Authorization received")
+    assert page.url.startswith(f"https://localhost:{port}/callback?")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert stored(cli)
+    assert (cli.config_dir / "tls" / "localhost.crt").exists()
+
+
+def test_login_uri_hop(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    setup_relay_app(cli, emulator, relay_host, tmp_path, login_uri=True)
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    approve(page, login.consent_url(), account)
+    wait_for_text(page, "Authorization received")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert "Login URI visited" in result.stderr
+    assert stored(cli)
+
+
+def test_deny(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    setup_relay_app(cli, emulator, relay_host, tmp_path)
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    approve(page, login.consent_url(), account, decision="deny")
+    wait_for_text(page, "Authorization not completed")
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "refused" in result.stderr
+    assert stored(cli) is None
+
+
+def test_tampered_state_is_refused_and_nothing_is_stored(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    setup_relay_app(cli, emulator, relay_host, tmp_path)
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US", "--timeout", "15")
+
+    def tamper(route: Any) -> None:
+        # Amazon's real answer, with the random part of state changed on the way back.
+        answer = route.fetch(max_redirects=0)
+        location = urlsplit(answer.headers["location"])
+        query = dict(parse_qsl(location.query))
+        query["state"] = query["state"][:-9] + "-tampered"  # same port, other random part
+        tampered = f"{location.scheme}://{location.netloc}{location.path}?{urlencode(query)}"
+        route.fulfill(status=302, headers={"Location": tampered})
+
+    # Playwright routes the form POST (not requests reached by a redirect).
+    page.route(f"{emulator.url}/apps/authorize/decide", tamper)
+    approve(page, login.consent_url(), account)
+    wait_for_text(page, "This answer does not belong to the current login")
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "not this login's" in result.stderr
+    assert stored(cli) is None
+    assert emulator.count("authorization_code") == 0  # the code was never exchanged
+
+
+def test_reauth(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    setup_relay_app(cli, emulator, relay_host, tmp_path)
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    approve(page, login.consent_url(), account)
+    wait_for_text(page, "Authorization received")
+    assert login.finish().returncode == 0
+    old = stored(cli)
+    assert old is not None
+    emulator.state.revoke(old)
+    assert cli.run("token", "--force-refresh").returncode == ExitCode.AUTHORIZATION_REJECTED
+
+    reauth = LoginProcess(cli, "reauth", "--no-browser")
+    approve(page, reauth.consent_url(), account)
+    wait_for_text(page, "Authorization received")
+    result = reauth.finish()
+    assert result.returncode == 0, result.stderr
+    assert stored(cli) not in (None, old)
+    assert cli.ok("token", "--force-refresh").stdout.startswith("Atza|")

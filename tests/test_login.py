@@ -1,0 +1,338 @@
+"""``spconnect login`` and ``reauth`` through the consent flow, as real subprocesses against
+the emulator and the real Secret Service. The browser's part is played with httpx here
+(the same requests a browser makes); tests/test_browser.py clicks it in Chromium."""
+
+from __future__ import annotations
+
+import signal
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import keyring
+import pytest
+import tomllib
+
+from spconnect.consent.listener import port_is_free
+from spconnect.emulator import Emulator
+from spconnect.emulator.state import Account
+from spconnect.errors import ExitCode
+from tests.conftest import Cli, LoginProcess, add_app, amazon_redirect, free_port
+
+pytestmark = pytest.mark.keyring
+
+REDIRECT = "https://you.example.com/spconnect/callback"
+
+
+@pytest.fixture
+def port(cli: Cli, emulator: Emulator, secret_service: None) -> int:
+    """App 'demo', whose redirect URI is a public relay page; its (free) callback port."""
+    app = emulator.state.register_app("demo", redirect_uris=[REDIRECT])
+    callback_port = free_port()
+    add_app(cli, app, "--callback-port", str(callback_port))
+    return callback_port
+
+
+def relay(location: str, port: int) -> httpx.Response:
+    """Play the relay page: forward the query unchanged to the loopback listener."""
+    return httpx.get(f"http://127.0.0.1:{port}/callback?{urlsplit(location).query}", timeout=10)
+
+
+def profile_of(cli: Cli, name: str = "default") -> dict[str, object]:
+    config = tomllib.loads((cli.config_dir / "config.toml").read_text())
+    return config.get("profiles", {}).get(name, {})  # type: ignore[no-any-return]
+
+
+def stored_token(cli: Cli, profile: str = "default") -> str | None:
+    return keyring.get_password(cli.keyring_service, f"profile:{profile}")
+
+
+def login_via_relay(
+    cli: Cli, emulator: Emulator, port: int, account: Account, *args: str
+) -> LoginProcess:
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US", *args)
+    location = amazon_redirect(emulator, login.consent_url(), account)
+    assert relay(location, port).status_code == 200
+    return login
+
+
+def test_login_through_the_relay_stores_the_authorization(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "DE")
+    url = login.consent_url()
+    assert url.startswith(emulator.url + "/apps/authorize/consent?")
+    assert "version=beta" in url and "redirect_uri=https%3A%2F%2Fyou.example.com" in url
+    assert f"state={port}." in url
+    location = amazon_redirect(emulator, url, account)
+    page = relay(location, port)
+    assert "Authorization received" in page.text
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert f"selling partner {account.selling_partner_id}" in result.stderr
+    assert stored_token(cli) is not None and stored_token(cli).startswith("Atzr|")  # type: ignore[union-attr]
+    profile = profile_of(cli)
+    assert profile["selling_partner_id"] == account.selling_partner_id
+    assert profile["region"] == "eu" and profile["marketplace"] == "A1PA6795UKMFR9"
+    assert "authorized_at" in profile
+    assert emulator.count("authorization_code") == 1
+    assert cli.ok("token").stdout.startswith("Atza|")
+    assert port_is_free(port)
+
+
+def test_the_consent_url_is_printed_on_a_line_of_its_own(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    login = login_via_relay(cli, emulator, port, emulator.state.add_account("Shop A"))
+    result = login.finish()
+    lines = [line for line in result.stderr.splitlines() if "/apps/authorize/consent" in line]
+    assert len(lines) == 1 and lines[0].startswith(emulator.url) and " " not in lines[0]
+
+
+def test_paste_only_mode_runs_no_listener(cli: Cli, emulator: Emulator, port: int) -> None:
+    login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
+    location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
+    assert port_is_free(port)
+    login.paste(location)
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert stored_token(cli)
+
+
+def test_paste_races_the_listener_and_wins_cleanly(cli: Cli, emulator: Emulator, port: int) -> None:
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
+    assert not port_is_free(port)  # the listener is up
+    login.paste(f"  '{location}'  ")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert port_is_free(port)  # and stopped once the paste won
+    assert emulator.count("authorization_code") == 1
+
+
+def test_bad_pastes_are_explained_and_the_prompt_asks_again(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
+    location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
+    login.paste("not an address")
+    login.paste(location.replace("state=", "state=1").replace("&state", "&x"))  # foreign
+    login.paste("Error code: MD5101")
+    login.paste(location)
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert "not an address spconnect can read" in result.stderr
+    assert "not this login's" in result.stderr
+    assert "MD5101" in result.stderr and "redirect URI" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_paste_input_ending_is_exit_8_with_nothing_stored(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
+    login.consent_url()
+    login.paste("garbage")
+    login.close_stdin()
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "input ended" in result.stderr and "nothing was stored" in result.stderr
+    assert stored_token(cli) is None and profile_of(cli) == {}
+
+
+def test_timeout_is_exit_8_naming_what_to_try(cli: Cli, emulator: Emulator, port: int) -> None:
+    started = time.monotonic()
+    result = cli.run("login", "--no-browser", "--marketplace", "US", "--timeout", "1")
+    assert time.monotonic() - started < 20
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "no answer from Amazon within 1 s" in result.stderr
+    assert "--timeout" in result.stderr and "--paste" in result.stderr
+    assert stored_token(cli) is None
+    assert port_is_free(port)
+
+
+def test_deny_is_exit_8_with_amazons_text(cli: Cli, emulator: Emulator, port: int) -> None:
+    emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    query = dict(httpx.URL(login.consent_url()).params)
+    denied = httpx.post(
+        f"{emulator.url}/apps/authorize/decide", timeout=5, data={**query, "decision": "deny"}
+    )
+    page = relay(denied.headers["location"], port)
+    assert page.status_code == 400 and "refused" in page.text
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "The user denied the authorization request" in result.stderr
+    assert stored_token(cli) is None
+
+
+def test_port_in_use_is_explained_naming_port_flag(cli: Cli, emulator: Emulator, port: int) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = cli.run("login", "--no-browser", "--marketplace", "US")
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert f"port {port}" in result.stderr and "--port" in result.stderr
+    other = free_port()
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US", "--port", str(other))
+    assert f"state={other}." in login.consent_url()
+    login.process.terminate()
+    login.finish()
+
+
+def test_ctrl_c_exits_130_and_frees_the_port(cli: Cli, emulator: Emulator, port: int) -> None:
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    login.consent_url()
+    assert not port_is_free(port)
+    login.process.send_signal(signal.SIGINT)
+    result = login.finish()
+    assert result.returncode == ExitCode.INTERRUPTED
+    assert "Traceback" not in result.stderr
+    assert port_is_free(port)
+    assert stored_token(cli) is None
+
+
+def test_expired_code_is_exit_8_and_nothing_is_stored(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
+    emulator.state.advance(301)  # the code lives 5 minutes
+    relay(location, port)
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "5 minutes" in result.stderr
+    assert stored_token(cli) is None
+
+
+def test_another_selling_partner_needs_force(cli: Cli, emulator: Emulator, port: int) -> None:
+    first, second = emulator.state.add_account("Shop A"), emulator.state.add_account("Shop B")
+    assert login_via_relay(cli, emulator, port, first).finish().returncode == 0
+    original = stored_token(cli)
+    refused = login_via_relay(cli, emulator, port, second).finish()
+    assert refused.returncode == ExitCode.USAGE and "--force" in refused.stderr
+    assert stored_token(cli) == original
+    assert profile_of(cli)["selling_partner_id"] == first.selling_partner_id
+    forced = login_via_relay(cli, emulator, port, second, "--force").finish()
+    assert forced.returncode == 0
+    assert profile_of(cli)["selling_partner_id"] == second.selling_partner_id
+    assert stored_token(cli) != original
+
+
+def test_reauth_renews_a_revoked_authorization(cli: Cli, emulator: Emulator, port: int) -> None:
+    account = emulator.state.add_account("Shop A")
+    assert login_via_relay(cli, emulator, port, account).finish().returncode == 0
+    old = stored_token(cli)
+    assert old is not None
+    emulator.state.revoke(old)
+    broken = cli.run("token", "--force-refresh")
+    assert broken.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "spconnect reauth -p default" in broken.stderr
+    reauth = LoginProcess(cli, "reauth", "--no-browser")
+    url = reauth.consent_url()
+    assert "ATVPDKIKX0DER" not in url and url.startswith(emulator.url)
+    # Until the new token is stored, the old one stays in place.
+    assert stored_token(cli) == old
+    relay(amazon_redirect(emulator, url, account), port)
+    assert reauth.finish().returncode == 0
+    assert stored_token(cli) not in (None, old)
+    assert cli.ok("token", "--force-refresh").stdout.startswith("Atza|")
+
+
+def test_reauth_refuses_another_selling_partner_and_keeps_the_old_token(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    account, other = emulator.state.add_account("Shop A"), emulator.state.add_account("Shop B")
+    assert login_via_relay(cli, emulator, port, account).finish().returncode == 0
+    old = stored_token(cli)
+    reauth = LoginProcess(cli, "reauth", "--no-browser")
+    relay(amazon_redirect(emulator, reauth.consent_url(), other), port)
+    result = reauth.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert other.selling_partner_id in result.stderr and "nothing was changed" in result.stderr
+    assert stored_token(cli) == old
+    assert emulator.count("authorization_code") == 1  # the foreign code was never exchanged
+
+
+def test_reauth_of_an_unknown_profile_is_exit_3(cli: Cli, port: int) -> None:
+    result = cli.run("reauth", "-p", "nope", "--no-browser")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert "spconnect login -p nope" in result.stderr
+
+
+def test_login_without_an_app_and_without_a_terminal_names_the_flags(
+    cli: Cli, secret_service: None
+) -> None:
+    result = cli.run("login", "--no-browser", "--marketplace", "US")
+    assert result.returncode == ExitCode.USAGE
+    for flag in ("spconnect app add", "--client-id", "--app-id", "--redirect-uri"):
+        assert flag in result.stderr
+
+
+def test_new_profile_without_marketplace_and_terminal_names_the_flag(cli: Cli, port: int) -> None:
+    result = cli.run("login", "--no-browser")
+    assert result.returncode == ExitCode.USAGE and "--marketplace" in result.stderr
+
+
+def test_login_uri_hop_through_the_listener(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app(
+        "demo", redirect_uris=[REDIRECT], login_uri="https://you.example.com/spconnect/login"
+    )
+    port = free_port()
+    add_app(cli, app, "--callback-port", str(port), "--login-uri", app.login_uri or "")
+    account = emulator.state.add_account("Shop A")
+    emulator.state.auto_approve = account.selling_partner_id
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    to_login_uri = httpx.get(login.consent_url(), timeout=5).headers["location"]
+    assert to_login_uri.startswith(app.login_uri or "")
+    back_to_amazon = relay(to_login_uri, port)  # no state: the relay page's baked port
+    assert back_to_amazon.status_code == 302
+    confirm = back_to_amazon.headers["location"]
+    assert confirm.startswith(f"{emulator.url}/apps/authorize/confirm/{app.app_id}?")
+    to_redirect = httpx.get(confirm, timeout=5).headers["location"]
+    assert relay(to_redirect, port).status_code == 200
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert "Login URI visited" in result.stderr
+    assert profile_of(cli)["selling_partner_id"] == account.selling_partner_id
+
+
+def test_published_app_that_is_really_a_draft_shows_md1000_explained(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("demo", redirect_uris=[REDIRECT], draft=True)
+    add_app(cli, app, "--published")
+    login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
+    page = httpx.get(login.consent_url(), timeout=5)
+    assert page.status_code == 400 and "MD1000" in page.text
+    login.paste("Error code: MD1000")
+    login.close_stdin()
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "MD1000" in result.stderr and "--draft" in result.stderr
+
+
+def test_vendor_login_goes_to_vendor_accounts(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("vend", redirect_uris=[REDIRECT], kind="vendor")
+    port = free_port()
+    add_app(cli, app, "--vendor", "--callback-port", str(port), name="vend")
+    vendor = emulator.state.add_account("A Vendor", vendor=True)
+    login = login_via_relay(cli, emulator, port, vendor)
+    assert login.finish().returncode == 0
+    assert profile_of(cli)["selling_partner_id"] == vendor.selling_partner_id
+
+
+def test_relay_page_command(cli: Cli, port: int) -> None:
+    out = cli.ok("relay-page").stdout
+    assert f"var BAKED_PORT = {port};" in out
+    target = cli.config_dir.parent / "relay.html"
+    result = cli.ok("relay-page", "--app", "demo", "-o", str(target))
+    assert target.read_text() == out
+    assert REDIRECT in result.stderr and "Login URI" in result.stderr
