@@ -15,6 +15,7 @@ from spconnect.amazon import ids
 from spconnect.amazon.lwa import FailureContext, TokenGrant
 from spconnect.amazon.marketplaces import Marketplace
 from spconnect.errors import AuthorizationRejected, NotSetUp, UsageError
+from spconnect.store import history
 from spconnect.store.config import AppConfig, ProfileConfig, editing_config, now_utc, today_utc
 from spconnect.store.secrets import app_key, profile_key
 from spconnect.workspace import Workspace
@@ -175,6 +176,7 @@ def store_authorization(
         refresh_token=refresh_token,
     )
     tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
+    history.record_refresh(profile, ok=True, clock_skew=grant.clock_skew)
     return LoginResult(
         profile=profile,
         app=app_name,
@@ -252,6 +254,7 @@ def logout(ws: Workspace, profiles: list[str]) -> list[str]:
         ws.config.profile(name)
     for name in profiles:
         tokens.invalidate_cached(ws, name)
+        history.forget(name)
         if ws.secrets.writable:
             ws.secrets.delete(profile_key(name))
     with editing_config() as config:

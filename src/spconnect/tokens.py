@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from spconnect.amazon import lwa as lwa_module
 from spconnect.amazon.endpoints import spapi_endpoint
-from spconnect.errors import AmazonUnavailable, NotSetUp, UsageError
+from spconnect.errors import AmazonUnavailable, NotSetUp, SpconnectError, UsageError
 from spconnect.names import clean_pasted
 from spconnect.redaction import register_secret
-from spconnect.store import cache, files, paths
+from spconnect.store import cache, files, history, paths
 from spconnect.store.config import AppConfig, ProfileConfig
 from spconnect.store.secrets import app_key, profile_key, token_cache_key
 from spconnect.workspace import Workspace
@@ -235,12 +235,17 @@ def access_token(
     creds = credentials(ws, name)
 
     def refresh() -> dict[str, object]:
-        grant = ws.lwa.refresh(
-            client_id=creds.app.client_id,
-            client_secret=creds.client_secret,
-            refresh_token=creds.refresh_token,
-            context=lwa_module.FailureContext(profile=name, app=creds.app_name),
-        )
+        try:
+            grant = ws.lwa.refresh(
+                client_id=creds.app.client_id,
+                client_secret=creds.client_secret,
+                refresh_token=creds.refresh_token,
+                context=lwa_module.FailureContext(profile=name, app=creds.app_name),
+            )
+        except SpconnectError as error:
+            history.record_refresh(name, ok=False, exit_code=error.exit_code, message=error.message)
+            raise
+        history.record_refresh(name, ok=True, clock_skew=grant.clock_skew)
         return profile_entry(ws, name, creds, grant)
 
     entry, refreshed = _cached_or_refreshed(

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
   export SPCONNECT_LWA_URL={emulator.token_url}
   export SPCONNECT_CENTRAL_URL={emulator.url}
+  export SPCONNECT_SPAPI_URL={emulator.url}
 
 Emulated app 'demo' (these values work only against this emulator):
   client id:      {app.client_id}

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from spconnect.emulator import central
+from spconnect.emulator import central, sellers
 from spconnect.emulator.lwa import token_endpoint
 from spconnect.emulator.state import EmulatorState, Fault
 
@@ -36,6 +36,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         if self.server.emulator.verbose:
             super().log_message(format, *args)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the emulator's clock, so tests can make it disagree with
+        # this machine's (clock-skew reports, `spconnect doctor`).
+        now = self.server.emulator.state.now() if timestamp is None else timestamp
+        return super().date_time_string(now)
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
@@ -120,6 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == central.CONSENT_PATH:
             state.count("consent_page")
             self._send_page(central.consent(state, params, self.server.emulator.url))
+        elif parts.path == sellers.PATH:
+            answer = sellers.marketplace_participations(
+                state, self.headers.get("x-amz-access-token", "")
+            )
+            self._send_json(answer.status, answer.body, answer.headers)
         elif parts.path.startswith(central.CONFIRM_PREFIX):
             app_id = parts.path[len(central.CONFIRM_PREFIX) :]
             self._send_page(central.confirm(state, app_id, params))
@@ -187,7 +198,11 @@ class Emulator:
 
     def environment(self) -> dict[str, str]:
         """The variables that point spconnect at this emulator."""
-        return {"SPCONNECT_LWA_URL": self.token_url, "SPCONNECT_CENTRAL_URL": self.url}
+        return {
+            "SPCONNECT_LWA_URL": self.token_url,
+            "SPCONNECT_CENTRAL_URL": self.url,
+            "SPCONNECT_SPAPI_URL": self.url,
+        }
 
     # Conveniences for tests and the demo.
     def inject(self, kind: str, times: int = 1, **options: object) -> None:

@@ -89,6 +89,12 @@ class EmulatorState:
         self.amazon_states: dict[str, tuple[str, float]] = {}  # -> (client id, issued at)
         self.auto_approve: str | None = None  # a selling partner id to approve at once
         self.relative_callback_uri = True  # amazon_callback_uri as seen in the wild
+        # Sellers API: per-account token buckets, accounts whose app lacks the role,
+        # marketplaces with suspended listings.
+        self.sellers_burst = 15
+        self.sellers_buckets: dict[str, tuple[float, float]] = {}
+        self.sellers_denied: set[str] = set()
+        self.suspended_listings: set[str] = set()
 
     # -- clock ---------------------------------------------------------------------------
 
