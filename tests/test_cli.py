@@ -224,14 +224,15 @@ def test_token_formats(cli: Cli, seller: Seller, fmt: str) -> None:
         doc = json.loads(out)
         assert doc["access_token"] == token
         assert doc["profile"] == "default" and doc["region"] == "na"
-        assert doc["endpoint"] == "https://sellingpartnerapi-na.amazon.com"
+        # The emulator replaces the regional endpoint (SPCONNECT_SPAPI_URL), as a proxy would.
+        assert doc["endpoint"] == cli.env["SPCONNECT_SPAPI_URL"]
         assert doc["selling_partner_id"] is None
         assert 3500 < doc["expires_in"] <= 3600
         assert doc["expires_at"].endswith("Z")
     else:
         assert out.splitlines() == [
             f"export SPAPI_ACCESS_TOKEN='{token}'",
-            "export SPAPI_ENDPOINT='https://sellingpartnerapi-na.amazon.com'",
+            f"export SPAPI_ENDPOINT='{cli.env['SPCONNECT_SPAPI_URL']}'",
             "export SPAPI_REGION='na'",
             "export SPAPI_SELLING_PARTNER_ID=''",
         ]

@@ -25,6 +25,9 @@ def scenario(cli: Cli, seller: Seller, emulator: Emulator) -> dict[str, str]:
         cli.ok("token", "--grantless", "notifications", *verbose)
         cli.ok("app", "list", *verbose)
         cli.ok("app", "show", "demo", *verbose)
+        cli.run("status", *verbose)
+        cli.run("status", "--check", "--json", *verbose)
+        cli.run("doctor", "--offline", *verbose)
         emulator.inject("status", times=2, status=503)
         cli.ok("token", "--force-refresh", *verbose)  # retried, then fine
         emulator.inject("html", times=10, status=502)
@@ -52,6 +55,8 @@ def scenario(cli: Cli, seller: Seller, emulator: Emulator) -> dict[str, str]:
     secrets["second refresh token"] = second.refresh_token
     emulator.state.revoke(second.refresh_token)
     cli.run("token", "-p", "second", "--force-refresh", "-v")  # exit 4
+    cli.run("status", "--all", "-v")  # shows the failed refresh
+    cli.run("status", "--all", "--check", "--json")
     revoked = emulator.state.self_authorize(app.client_id)
     emulator.state.revoke(revoked)
     secrets["revoked refresh token"] = revoked

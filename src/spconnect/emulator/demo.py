@@ -164,6 +164,10 @@ def run_demo(
                 'Or as shell variables: eval "$(spconnect token --format env)"',
                 ["token", "--format", "env"],
             ),
+            (
+                "What is connected and what needs attention (--check asks the Sellers API)",
+                ["status", "--check"],
+            ),
             ("Disconnect this machine", ["logout"]),
         ):
             if not step(title, *args):

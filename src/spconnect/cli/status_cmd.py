@@ -1,0 +1,196 @@
+"""``spconnect status`` and ``spconnect doctor``: render the overview and the checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from spconnect import doctor as doctor_checks
+from spconnect import status as overview
+from spconnect.cli.common import ProfileOpt, VerboseOpt, out, setup_verbose
+from spconnect.errors import NotSetUp
+from spconnect.workspace import Workspace
+
+
+def _rich_output() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "none cached"
+    left = int(timestamp - time.time())
+    at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+    return f"expired at {at}" if left <= 0 else f"valid until {at} ({left // 60} min)"
+
+
+def _deadline_text(deadline: overview.Deadline, what: str, verb: str) -> str:
+    if deadline.since is None:
+        return "date unknown"
+    days = deadline.days_left
+    assert days is not None
+    state = f"{days} days left" if days >= 0 else f"{-days} days OVERDUE"
+    return f"{verb} {deadline.since}; {what} due {deadline.due} ({state})"
+
+
+def _rows(s: overview.ProfileStatus) -> list[tuple[str, str]]:
+    market = (
+        f"{s.country} ({s.marketplace_code}, {s.marketplace_id})" if s.country else s.marketplace_id
+    )
+    storage = s.storage
+    if s.storage_secure is not None:
+        storage += " (secure)" if s.storage_secure else " (NOT secure)"
+    last = s.last_refresh
+    last_text = (
+        "never"
+        if last is None
+        else (
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last.at))
+            + (": ok" if last.ok else f": failed (exit {last.exit_code})")
+        )
+    )
+    return [
+        ("app", f"{s.app} ({s.kind or 'app missing'})"),
+        ("region", f"{s.region}, consent through {market}" + (" [sandbox]" if s.sandbox else "")),
+        ("selling partner", s.selling_partner_id or "unknown (self-authorized)"),
+        ("storage", storage),
+        ("access token", _when(s.access_token_expires_at)),
+        ("authorization", _deadline_text(s.authorization, "yearly renewal", "authorized")),
+        ("client secret", _deadline_text(s.client_secret, "180-day rotation", "set")),
+        ("last refresh", last_text),
+    ]
+
+
+def _plain(statuses: list[overview.ProfileStatus]) -> str:
+    lines = []
+    for s in statuses:
+        lines.append(f"{s.profile}")
+        lines += [f"  {key:<16}{value}" for key, value in _rows(s)]
+        if s.check_note:
+            lines.append(f"  {'check':<16}{s.check_note}")
+        for m in s.marketplaces or []:
+            flags = ("participating" if m.participating else "not participating") + (
+                ", suspended listings" if m.suspended_listings else ""
+            )
+            lines.append(
+                f"  {'marketplace':<16}{m.name} {m.marketplace_id} {m.country_code} "
+                f"{m.currency} ({flags}) store {m.store_name or '-'}"
+            )
+        for p in s.problems:
+            label = "error" if p.severity == "error" else "warning"
+            fix = f" -> {p.fix}" if p.fix else ""
+            lines.append(f"  {label}: {p.message}{fix}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _rich(statuses: list[overview.ProfileStatus]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for s in statuses:
+        table = Table(title=f"profile {s.profile}", show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in _rows(s):
+            table.add_row(key, value)
+        console.print(table)
+        if s.marketplaces:
+            markets = Table(
+                "marketplace",
+                "id",
+                "country",
+                "currency",
+                "participating",
+                "suspended listings",
+                "store",
+            )
+            for m in s.marketplaces:
+                markets.add_row(
+                    m.name,
+                    m.marketplace_id,
+                    m.country_code,
+                    m.currency,
+                    "yes" if m.participating else "no",
+                    "yes" if m.suspended_listings else "no",
+                    m.store_name or "-",
+                )
+            console.print(markets)
+        if s.check_note:
+            console.print(f"  {s.check_note}")
+        for p in s.problems:
+            style, mark = ("red", "x") if p.severity == "error" else ("yellow", "!")
+            console.print(f"  [{style}]{mark} {p.message}[/{style}]", highlight=False)
+            if p.fix:
+                console.print(f"    fix: [bold]{p.fix}[/bold]", highlight=False)
+        console.print()
+
+
+def status(
+    all_profiles: Annotated[bool, typer.Option("--all", help="Every profile.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The stable JSON document.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Refresh the token and list the account's marketplaces."),
+    ] = False,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """What is connected, for how long, and what needs attention."""
+    setup_verbose(verbose)
+    ws = Workspace()
+    names = sorted(ws.config.profiles) if all_profiles else [profile]
+    if not names:
+        raise NotSetUp("no profile is logged in", "run `spconnect login`")
+    if not all_profiles and profile not in ws.config.profiles:
+        known = ", ".join(sorted(ws.config.profiles))
+        raise NotSetUp(
+            f"profile {profile!r} is not logged in"
+            + (f" (profiles: {known}; --all shows them)" if known else ""),
+            f"run `spconnect login -p {profile}`",
+        )
+    statuses = overview.overview(ws, names, check=check)
+    if as_json:
+        out(json.dumps(overview.to_json(statuses, checked=check), indent=2) + "\n")
+    elif _rich_output():
+        _rich(statuses)
+    else:
+        out(_plain(statuses))
+    raise typer.Exit(overview.worst_exit_code(statuses))
+
+
+def doctor(
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Skip the only network check (clock skew).")
+    ] = False,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Check why something cannot work on this machine, and say how to fix it."""
+    setup_verbose(verbose)
+    checks = doctor_checks.run_checks(offline=offline)
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+    lines = []
+    for c in checks:
+        lines.append(f"[{marks[c.outcome]}] {c.name}: {c.detail}")
+        if c.fix and c.outcome in ("warn", "fail"):
+            lines.append(f"       fix: {c.fix}")
+    code = doctor_checks.worst(checks)
+    lines.append(
+        "nothing blocks spconnect here"
+        if code == 0
+        else f"something blocks spconnect here (exit {code})"
+    )
+    out("\n".join(lines) + "\n")
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    app.command("doctor")(doctor)

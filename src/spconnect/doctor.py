@@ -1,0 +1,287 @@
+"""``spconnect doctor``: why something cannot work on this machine, each with a fix.
+
+Checks: the keyring backend and whether it is secure; a Secret Service on D-Bus that is
+unlocked; SSH/WSL/container sessions (which need port forwarding or paste mode); the
+config file; each app's URIs and draft flag; the callback ports; and clock skew against
+the LWA server's Date header (the only check that uses the network).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import sys
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from spconnect.errors import ExitCode, SpconnectError
+
+SKEW_WARNING_SECONDS = 30
+
+SECRET_SERVICE_RECIPE = (
+    "on a desktop, log in graphically (the keyring unlocks with your session); on a "
+    "server or in a container: apt-get install gnome-keyring dbus, then run spconnect "
+    'inside `dbus-run-session -- sh -c \'printf %s "$KEYRING_PASSWORD" | '
+    'gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$SHELL"\'`'
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    outcome: str  # "ok", "warn", "fail", "skip"
+    detail: str
+    fix: str | None = None
+    exit_code: int = ExitCode.OK  # for "fail"
+
+
+def _keyring_checks(storage: str, timeout: float) -> list[Check]:
+    from spconnect.store.secrets import WAYS_OUT, _run_with_timeout, describe_backend
+
+    try:
+        import keyring
+
+        backend = _run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
+        label, secure = describe_backend(backend)
+    except SpconnectError as error:
+        return [
+            Check(
+                "keyring", "fail", error.message, "spconnect doctor", ExitCode.STORAGE_UNAVAILABLE
+            )
+        ]
+    checks = []
+    if storage != "keyring":
+        checks.append(
+            Check(
+                "keyring",
+                "ok",
+                f"backend {label}; config uses storage = {storage!r}, so the keyring is not needed",
+            )
+        )
+    elif secure:
+        checks.append(Check("keyring", "ok", f"backend {label} (secure)"))
+    else:
+        checks.append(
+            Check(
+                "keyring",
+                "fail",
+                f"no secure keyring: {label}",
+                WAYS_OUT,
+                ExitCode.STORAGE_UNAVAILABLE,
+            )
+        )
+    if sys.platform.startswith("linux") and storage == "keyring":
+        checks.append(_secret_service_check())
+    return checks
+
+
+def _secret_service_check() -> Check:
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return Check(
+            "secret service",
+            "fail",
+            "no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)",
+            SECRET_SERVICE_RECIPE,
+            ExitCode.STORAGE_UNAVAILABLE,
+        )
+    try:
+        import secretstorage
+
+        connection = secretstorage.dbus_init()
+        try:
+            if not secretstorage.check_service_availability(connection):
+                return Check(
+                    "secret service",
+                    "fail",
+                    "no Secret Service answers on D-Bus",
+                    SECRET_SERVICE_RECIPE,
+                    ExitCode.STORAGE_UNAVAILABLE,
+                )
+            collection = secretstorage.get_default_collection(connection)
+            if collection.is_locked():
+                return Check(
+                    "secret service",
+                    "fail",
+                    "the default keyring is locked",
+                    "unlock it (log in graphically, or `gnome-keyring-daemon "
+                    "--unlock` reading the password from stdin)",
+                    ExitCode.STORAGE_UNAVAILABLE,
+                )
+        finally:
+            connection.close()
+    except Exception as error:
+        return Check(
+            "secret service",
+            "fail",
+            f"{type(error).__name__}: {error}",
+            SECRET_SERVICE_RECIPE,
+            ExitCode.STORAGE_UNAVAILABLE,
+        )
+    return Check("secret service", "ok", "reachable on D-Bus and unlocked")
+
+
+def _session_checks(ports: list[int]) -> list[Check]:
+    checks = []
+    forward = (
+        " ".join(f"-L {p}:127.0.0.1:{p}" for p in sorted(set(ports))) or "-L 53682:127.0.0.1:53682"
+    )
+    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_CLIENT"):
+        checks.append(
+            Check(
+                "session",
+                "warn",
+                "this is an SSH session: a browser on your own "
+                "computer cannot reach the listener here",
+                f"forward the callback port: `ssh {forward} <this host>`, or use "
+                "`spconnect login --paste`",
+            )
+        )
+    try:
+        with open("/proc/version", encoding="utf-8") as handle:
+            wsl = "microsoft" in handle.read().lower()
+    except OSError:
+        wsl = False
+    if wsl:
+        checks.append(
+            Check(
+                "session",
+                "warn",
+                "this is WSL: the Windows browser reaches "
+                "WSL's 127.0.0.1 only with localhost forwarding",
+                "if the browser cannot reach spconnect, use `spconnect login --paste`",
+            )
+        )
+    if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):
+        checks.append(
+            Check(
+                "session",
+                "warn",
+                "this is a container: a browser outside it "
+                "cannot reach the listener unless the port is published",
+                "use `spconnect login --paste`, or publish the callback port",
+            )
+        )
+    if not checks:
+        checks.append(Check("session", "ok", "local session"))
+    return checks
+
+
+def _app_checks(config: object) -> list[Check]:
+    from spconnect.consent.listener import port_is_free
+    from spconnect.consent.tls import loopback_address
+    from spconnect.store.config import Config
+
+    assert isinstance(config, Config)
+    checks = []
+    if not config.apps:
+        checks.append(
+            Check(
+                "apps",
+                "warn",
+                "no app is configured",
+                "spconnect app add NAME --client-id … --app-id … --redirect-uri …",
+            )
+        )
+    for name, app in sorted(config.apps.items()):
+        host = urlsplit(app.redirect_uri).hostname or ""
+        notes = []
+        outcome = "ok"
+        fix = None
+        if host in ("localhost", "127.0.0.1", "::1"):
+            outcome, fix = (
+                "warn",
+                (
+                    "register a name mapped to 127.0.0.1 in /etc/hosts "
+                    "instead, or host the relay page"
+                ),
+            )
+            notes.append(f"redirect URI host {host!r}: Amazon refuses localhost at registration")
+        elif loopback_address(host):
+            notes.append("redirect URI resolves to this machine: local https mode")
+        else:
+            notes.append("public redirect URI: relay mode (host `spconnect relay-page`)")
+        if not app.draft and not app.login_uri:
+            outcome = "warn"
+            fix = fix or "register the relay page as Login URI too, then add --login-uri"
+            notes.append("published app without a Login URI (Amazon requires both to save)")
+        notes.append(
+            "draft: consent adds version=beta" if app.draft else "published: no version=beta"
+        )
+        checks.append(Check(f"app {name}", outcome, "; ".join(notes), fix))
+        if port_is_free(app.callback_port):
+            checks.append(
+                Check(f"app {name} port", "ok", f"callback port {app.callback_port} is free")
+            )
+        else:
+            checks.append(
+                Check(
+                    f"app {name} port",
+                    "warn",
+                    f"callback port {app.callback_port} is in use",
+                    "stop the other program, or pass --port N to login",
+                )
+            )
+    return checks
+
+
+def _clock_check() -> Check:
+    import httpx
+
+    from spconnect.amazon.endpoints import lwa_token_url
+
+    url = lwa_token_url()
+    try:
+        started = time.time()
+        response = httpx.head(url, timeout=10)
+        local = (started + time.time()) / 2
+    except httpx.HTTPError as error:
+        return Check(
+            "clock",
+            "fail",
+            f"Login with Amazon ({url}) is unreachable: {type(error).__name__}",
+            "check the network, proxy and firewall",
+            ExitCode.AMAZON_UNAVAILABLE,
+        )
+    date = response.headers.get("date")
+    if not date:
+        return Check("clock", "warn", f"{url} sent no Date header; skew unknown")
+    skew = local - email.utils.parsedate_to_datetime(date).timestamp()
+    if abs(skew) > SKEW_WARNING_SECONDS:
+        ahead = "ahead of" if skew > 0 else "behind"
+        return Check(
+            "clock",
+            "warn",
+            f"this clock is {abs(skew):.0f} s {ahead} Amazon's; "
+            "tokens may look valid when they are not",
+            "synchronise the clock (e.g. `timedatectl set-ntp true`)",
+        )
+    return Check("clock", "ok", f"within {abs(skew):.1f} s of Amazon's clock")
+
+
+def run_checks(*, offline: bool) -> list[Check]:
+    from spconnect.store.config import Config, config_path, load_config
+
+    checks: list[Check] = []
+    try:
+        config = load_config()
+        exists = os.path.exists(config_path())
+        checks.append(
+            Check(
+                "config",
+                "ok",
+                f"{config_path()} is valid" if exists else f"no config yet ({config_path()})",
+            )
+        )
+    except SpconnectError as error:
+        checks.append(Check("config", "fail", error.message, error.hint, error.exit_code))
+        config = Config()
+    checks += _keyring_checks(config.storage, config.keyring_timeout)
+    checks += _session_checks([a.callback_port for a in config.apps.values()])
+    checks += _app_checks(config)
+    checks.append(Check("clock", "skip", "skipped (--offline)") if offline else _clock_check())
+    return checks
+
+
+def worst(checks: list[Check]) -> int:
+    return max((c.exit_code for c in checks if c.outcome == "fail"), default=ExitCode.OK)

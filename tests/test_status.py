@@ -1,0 +1,238 @@
+"""``spconnect status`` and ``status --check`` against the emulator and the real keyring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import tomli_w
+import tomllib
+
+from spconnect.emulator import Emulator
+from spconnect.errors import ExitCode
+from tests.conftest import CONSOLE_SCRIPT, Cli, Seller, add_app, free_port, login_self_authorized
+
+pytestmark = pytest.mark.keyring
+
+
+def edit_config(cli: Cli, change: object) -> None:
+    path = cli.config_dir / "config.toml"
+    config = tomllib.loads(path.read_text())
+    change(config)  # type: ignore[operator]
+    path.write_text(tomli_w.dumps(config))
+
+
+def days_ago(days: int) -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=days)
+
+
+def status_json(cli: Cli, *args: str) -> tuple[int, dict[str, object]]:
+    result = cli.run("status", "--json", *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_healthy_profile_is_exit_0_with_every_row(cli: Cli, seller: Seller) -> None:
+    result = cli.run("status")
+    assert result.returncode == 0, result.output
+    for row in (
+        "app             demo (seller)",
+        "region          na, consent through United States (US, ATVPDKIKX0DER)",
+        "selling partner unknown (self-authorized)",
+        "storage         Secret Service (secure)",
+        "access token    valid until",
+        "yearly renewal due",
+        "(365 days left)",
+        "180-day rotation due",
+        "(180 days left)",
+        "last refresh",
+        ": ok",
+    ):
+        assert row in result.stdout, row
+    assert "error:" not in result.stdout and "warning:" not in result.stdout
+
+
+def test_json_document_follows_the_documented_schema(cli: Cli, seller: Seller) -> None:
+    code, doc = status_json(cli)
+    assert code == 0
+    assert doc["schema"] == 1 and doc["ok"] is True and doc["exit_code"] == 0
+    assert doc["problems"] == []
+    profile = doc["profiles"][0]  # type: ignore[index]
+    assert set(profile) == {
+        "profile",
+        "app",
+        "kind",
+        "region",
+        "marketplace",
+        "selling_partner_id",
+        "sandbox",
+        "storage",
+        "refresh_token_stored",
+        "access_token",
+        "authorization",
+        "client_secret",
+        "last_refresh",
+        "problems",
+    }
+    assert profile["storage"] == {"backend": "Secret Service", "secure": True}
+    assert profile["authorization"]["days_left"] == 365
+    assert profile["client_secret"]["days_left"] == 180
+    assert profile["last_refresh"]["ok"] is True
+    documented = Path(__file__).parent.parent.joinpath("docs", "status-json.md").read_text()
+    for key in profile:
+        assert f"`{key}`" in documented, f"{key} is not documented"
+
+
+def test_authorization_350_days_old_warns_with_the_renewal_command(
+    cli: Cli, seller: Seller
+) -> None:
+    edit_config(cli, lambda c: c["profiles"]["default"].update(authorized_at=days_ago(350)))
+    result = cli.run("status")
+    assert result.returncode == 0  # a near deadline is a warning, not a failure
+    assert "warning: the yearly authorization renewal is due in 15 days" in result.stdout
+    assert "-> spconnect reauth -p default" in result.stdout
+    code, doc = status_json(cli)
+    assert code == 0 and doc["problems"][0]["severity"] == "warning"  # type: ignore[index]
+
+
+def test_authorization_past_its_renewal_is_exit_4(cli: Cli, seller: Seller) -> None:
+    edit_config(cli, lambda c: c["profiles"]["default"].update(authorized_at=days_ago(370)))
+    code, doc = status_json(cli)
+    assert code == ExitCode.AUTHORIZATION_REJECTED and doc["exit_code"] == 4
+    problem = doc["problems"][0]  # type: ignore[index]
+    assert "5 days past its yearly renewal" in problem["message"]
+    assert problem["fix"] == "spconnect reauth -p default"
+
+
+def test_client_secret_170_days_old_warns_with_the_rotation_command(
+    cli: Cli, seller: Seller
+) -> None:
+    edit_config(cli, lambda c: c["apps"]["demo"].update(secret_set_at=days_ago(170).date()))
+    result = cli.run("status")
+    assert result.returncode == 0
+    assert "client secret must be rotated in 10 days" in result.stdout
+    assert "spconnect app set-secret demo" in result.stdout
+
+
+def test_client_secret_past_its_rotation_is_exit_5(cli: Cli, seller: Seller) -> None:
+    edit_config(cli, lambda c: c["apps"]["demo"].update(secret_set_at=days_ago(200).date()))
+    code, doc = status_json(cli)
+    assert code == ExitCode.CLIENT_REJECTED
+    assert "spconnect app set-secret demo" in doc["problems"][0]["fix"]  # type: ignore[index]
+
+
+def test_revoked_token_check_is_exit_4_naming_reauth(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    emulator.state.revoke(seller.refresh_token)
+    cli.ok("token")  # the cached token still works until it expires...
+    (cli.cache_dir / "tokens" / "default.json").unlink()  # ...so make it need a refresh
+    result = cli.run("status", "--check")
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "-> spconnect reauth -p default" in result.stdout
+    # Without --check, status remembers the failed refresh.
+    again = cli.run("status")
+    assert again.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "the last token refresh failed" in again.stdout
+    assert "failed (exit 4)" in again.stdout
+
+
+def test_unreachable_lwa_is_exit_6(cli: Cli, seller: Seller) -> None:
+    (cli.cache_dir / "tokens" / "default.json").unlink()
+    closed = f"http://127.0.0.1:{free_port()}/auth/o2/token"
+    result = cli.run("status", "--check", env={"SPCONNECT_LWA_URL": closed})
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "unreachable" in result.stdout
+
+
+def test_insecure_backend_is_exit_7(cli: Cli, seller: Seller) -> None:
+    result = cli.run("status", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    assert "no secure secret storage" in result.stdout and "spconnect doctor" in result.stdout
+
+
+def test_missing_refresh_token_is_exit_3(cli: Cli, seller: Seller) -> None:
+    import keyring
+
+    keyring.delete_password(cli.keyring_service, "profile:default")
+    code, doc = status_json(cli)
+    assert code == ExitCode.NOT_SET_UP
+    assert doc["problems"][0]["fix"] == "spconnect login -p default"  # type: ignore[index]
+
+
+def test_check_lists_marketplaces_and_caches_the_answer(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    account = emulator.state.accounts[next(iter(emulator.state.accounts))]
+    account.marketplace_ids = ["ATVPDKIKX0DER", "A1AM78C64UM0Y8"]
+    emulator.state.suspended_listings.add("A1AM78C64UM0Y8")
+    # The self-authorized token belongs to this account in the emulator.
+    emulator.state.refresh_tokens[
+        seller.refresh_token
+    ].selling_partner_id = account.selling_partner_id
+    (cli.cache_dir / "tokens" / "default.json").unlink()
+    code, doc = status_json(cli, "--check")
+    assert code == 0, doc
+    markets = doc["profiles"][0]["check"]["marketplaces"]  # type: ignore[index]
+    assert [m["marketplace_id"] for m in markets] == ["ATVPDKIKX0DER", "A1AM78C64UM0Y8"]
+    assert markets[1]["suspended_listings"] is True and markets[0]["currency"] == "USD"
+    assert markets[0]["store_name"] == account.name
+    plain = cli.run("status", "--check").stdout
+    assert "Amazon.com.mx A1AM78C64UM0Y8 MX MXN (participating, suspended listings)" in plain
+    assert "marketplaces from" in plain
+    assert emulator.count("sellers_api") == 1  # the second call used the cached answer
+
+
+def test_sellers_api_throttling_and_403_are_explained(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    account = next(iter(emulator.state.accounts.values()))
+    emulator.state.refresh_tokens[
+        seller.refresh_token
+    ].selling_partner_id = account.selling_partner_id
+    emulator.state.sellers_burst = 0
+    (cli.cache_dir / "tokens" / "default.json").unlink()
+    throttled = cli.run("status", "--check")
+    assert throttled.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "throttled the call (429)" in throttled.stdout
+    emulator.state.sellers_burst = 15
+    emulator.state.sellers_buckets.clear()
+    emulator.state.sellers_denied.add(account.selling_partner_id)
+    denied = cli.run("status", "--check")
+    assert denied.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "refused the token (403)" in denied.stdout and "request id" in denied.stdout
+    assert "role" in denied.stdout and "region" in denied.stdout
+
+
+def test_vendor_profiles_skip_the_sellers_api(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    app = emulator.state.register_app("vend", kind="vendor")
+    add_app(cli, app, "--vendor", name="vend")
+    login_self_authorized(cli, emulator, app_name="vend")
+    result = cli.run("status", "--check")
+    assert result.returncode == 0, result.output
+    assert "vendor tokens cannot call the Sellers API" in result.stdout
+    assert emulator.count("sellers_api") == 0
+
+
+def test_all_profiles_and_unknown_profile(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    login_self_authorized(cli, emulator, profile="eu")
+    code, doc = status_json(cli, "--all")
+    assert code == 0
+    assert [p["profile"] for p in doc["profiles"]] == ["default", "eu"]  # type: ignore[index]
+    unknown = cli.run("status", "-p", "nope")
+    assert unknown.returncode == ExitCode.NOT_SET_UP
+    assert "default, eu" in unknown.stderr and "--all" in unknown.stderr
+
+
+def test_status_on_a_terminal_is_a_table(cli: Cli, seller: Seller) -> None:
+    from tests.test_wizard import Terminal
+
+    env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+    terminal = Terminal([CONSOLE_SCRIPT, "status"], env)
+    code = terminal.close()
+    assert code == 0
+    text = terminal.text()
+    assert "profile default" in text and "│" in text  # Rich's table borders
