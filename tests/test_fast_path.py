@@ -184,3 +184,24 @@ def test_cache_files_are_private(cli: Cli, seller: Seller) -> None:
     for path in [cli.cache_dir, cli.cache_dir / "tokens", *cli.cache_dir.rglob("*")]:
         mode = os.stat(path).st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
+
+
+def test_token_cache_in_the_keyring_keeps_no_file(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    import keyring
+
+    path = cli.config_dir / "config.toml"
+    text = path.read_text()
+    assert 'token_cache = "file"' in text
+    path.write_text(text.replace('token_cache = "file"', 'token_cache = "keyring"'))
+    cache_file(cli).unlink()
+    first = cli.ok("token").stdout
+    assert cli.ok("token").stdout == first  # served from the keyring entry
+    assert not cache_file(cli).exists()
+    stored = keyring.get_password(cli.keyring_service, "cache:default")
+    assert stored is not None and json.loads(stored)["access_token"] == first.strip()
+    before = emulator.count("refresh_token")
+    cli.ok("logout")
+    assert keyring.get_password(cli.keyring_service, "cache:default") is None
+    assert emulator.count("refresh_token") == before

@@ -127,3 +127,42 @@ def test_first_run_wizard_asks_for_the_app_then_logs_in(
     assert config["profiles"]["default"]["app"] == "myapp"
     assert keyring.get_password(cli.keyring_service, "app:myapp") == app.client_secret
     assert keyring.get_password(cli.keyring_service, "profile:default")
+
+
+def test_login_on_a_terminal_shows_a_spinner_with_the_time_left(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    from tests.conftest import add_app
+
+    app = emulator.state.register_app("demo", redirect_uris=["https://you.example.com/cb"])
+    add_app(cli, app)
+    port = free_port()
+    terminal = Terminal(
+        [
+            CONSOLE_SCRIPT,
+            "login",
+            "--no-browser",
+            "--marketplace",
+            "US",
+            "--port",
+            str(port),
+            "--timeout",
+            "120",
+        ],
+        cli.env,
+    )
+    try:
+        terminal.read_until("left (Ctrl-C to cancel)")
+        assert re.search(r"Waiting for Amazon's answer… 1:5\d left", terminal.text())
+        terminal.read_until("/apps/authorize/consent?")
+        url = next(
+            line.strip()
+            for line in terminal.text().splitlines()
+            if "/apps/authorize/consent?" in line and line.strip().startswith("http")
+        )
+        location = amazon_redirect(emulator, url, emulator.state.add_account("Shop A"))
+        httpx.get(f"http://127.0.0.1:{port}/callback?{location.split('?', 1)[1]}", timeout=10)
+        terminal.read_until("Authorized: profile 'default'")
+    finally:
+        code = terminal.close()
+    assert code == 0, terminal.text()

@@ -225,7 +225,8 @@ class CallbackListener:
             *(_normalise_host(n, self.port, self._tls is not None) for n in names)
         )
         threading.Thread(
-            target=server.serve_forever, name="spconnect-listener", daemon=True
+            # A short poll: stop() (and with it the exchange of the code) waits for it.
+            target=server.serve_forever, args=(0.05,), name="spconnect-listener", daemon=True
         ).start()
         return self
 
