@@ -226,7 +226,10 @@ class CallbackListener:
         )
         threading.Thread(
             # A short poll: stop() (and with it the exchange of the code) waits for it.
-            target=server.serve_forever, args=(0.05,), name="spconnect-listener", daemon=True
+            target=server.serve_forever,
+            args=(0.05,),
+            name="spconnect-listener",
+            daemon=True,
         ).start()
         return self
 
