@@ -154,8 +154,16 @@ class Seller:
     refresh_token: str
 
 
-def add_app(cli: Cli, app: EmulatedApp, *extra: str, name: str = "demo") -> Result:
-    return cli.ok(
+def run_app_add(
+    cli: Cli,
+    app: EmulatedApp,
+    *extra: str,
+    name: str = "demo",
+    secret: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """`spconnect app add` for an emulated app, its secret on stdin; not checked."""
+    return cli.run(
         "app",
         "add",
         name,
@@ -167,8 +175,18 @@ def add_app(cli: Cli, app: EmulatedApp, *extra: str, name: str = "demo") -> Resu
         app.redirect_uris[0],
         "--client-secret-stdin",
         *extra,
-        input=app.client_secret + "\n",
+        input=(app.client_secret if secret is None else secret) + "\n",
+        env=env,
     )
+
+
+def add_app(
+    cli: Cli, app: EmulatedApp, *extra: str, name: str = "demo", env: dict[str, str] | None = None
+) -> Result:
+    """`spconnect app add` that must succeed."""
+    result = run_app_add(cli, app, *extra, name=name, env=env)
+    assert result.returncode == 0, f"app add failed:\n{result.output}"
+    return result
 
 
 def login_self_authorized(

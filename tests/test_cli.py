@@ -12,7 +12,7 @@ import tomllib
 
 from spconnect.emulator import Emulator
 from spconnect.errors import ExitCode
-from tests.conftest import Cli, Seller, add_app, login_self_authorized
+from tests.conftest import Cli, Seller, add_app, login_self_authorized, run_app_add
 
 pytestmark = pytest.mark.keyring
 
@@ -46,19 +46,7 @@ def test_app_add_stores_secret_in_the_keyring_and_ids_in_config(
 def test_app_add_twice_is_refused(cli: Cli, emulator: Emulator, secret_service: None) -> None:
     app = emulator.state.register_app("demo")
     add_app(cli, app)
-    result = cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        app.client_id,
-        "--app-id",
-        app.app_id,
-        "--redirect-uri",
-        app.redirect_uris[0],
-        "--client-secret-stdin",
-        input="amzn1.oa2-cs.v1.x",
-    )
+    result = run_app_add(cli, app, secret="amzn1.oa2-cs.v1.x")
     assert result.returncode == ExitCode.USAGE
     assert "already exists" in result.stderr
 

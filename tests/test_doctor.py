@@ -52,22 +52,7 @@ def test_env_storage_does_not_need_a_keyring(cli: Cli) -> None:
 
 def test_ssh_session_prints_the_port_forward(cli: Cli, emulator: Emulator) -> None:
     app = emulator.state.register_app("demo")
-    cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        app.client_id,
-        "--app-id",
-        app.app_id,
-        "--redirect-uri",
-        app.redirect_uris[0],
-        "--callback-port",
-        "50999",
-        "--insecure-storage",
-        "--client-secret-stdin",
-        input=app.client_secret,
-    )
+    add_app(cli, app, "--callback-port", "50999", "--insecure-storage")
     result = cli.run("doctor", "--offline", env={"SSH_CONNECTION": "10.0.0.2 5000 10.0.0.1 22"})
     assert "[warn] session: this is an SSH session" in result.stdout
     assert "ssh -L 50999:127.0.0.1:50999 <this host>" in result.stdout
@@ -90,21 +75,7 @@ def test_app_uri_and_port_checks(cli: Cli, emulator: Emulator) -> None:
         ("local", local, ["--draft"]),
         ("pub", public, ["--published", "--callback-port", str(port)]),
     ):
-        cli.run(
-            "app",
-            "add",
-            name,
-            "--client-id",
-            app.client_id,
-            "--app-id",
-            app.app_id,
-            "--redirect-uri",
-            app.redirect_uris[0],
-            *extra,
-            "--insecure-storage",
-            "--client-secret-stdin",
-            input=app.client_secret,
-        )
+        add_app(cli, app, *extra, "--insecure-storage", name=name)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()

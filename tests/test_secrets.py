@@ -14,7 +14,7 @@ import pytest
 from spconnect.emulator import Emulator
 from spconnect.errors import ExitCode, StorageUnavailable
 from spconnect.store.secrets import WINDOWS_MAX_BLOB_BYTES, check_secret_size, describe_backend
-from tests.conftest import Cli, Seller, login_self_authorized
+from tests.conftest import Cli, Seller, add_app, login_self_authorized, run_app_add
 
 REPO = str(Path(__file__).resolve().parent.parent)
 
@@ -53,20 +53,11 @@ def test_secrets_are_in_the_secret_service_and_nowhere_on_disk(cli: Cli, seller:
         "tests.keyring_backends.PlaintextKeyring",
     ],
 )
-def test_insecure_backends_are_refused_with_the_three_ways_out(cli: Cli, backend: str) -> None:
-    result = cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
-        "--app-id",
-        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
-        "--redirect-uri",
-        "https://example.com/cb",
-        "--client-secret-stdin",
-        input="amzn1.oa2-cs.v1.abc",
-        env=backend_env(backend),
+def test_insecure_backends_are_refused_with_the_three_ways_out(
+    cli: Cli, emulator: Emulator, backend: str
+) -> None:
+    result = run_app_add(
+        cli, emulator.state.register_app(), secret="amzn1.oa2-cs.v1.abc", env=backend_env(backend)
     )
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
     for way in ("Secret Service", "spconnect doctor", "--insecure-storage", 'storage = "env"'):
@@ -74,22 +65,14 @@ def test_insecure_backends_are_refused_with_the_three_ways_out(cli: Cli, backend
     assert not (cli.config_dir / "config.toml").exists()
 
 
-def test_hung_keyring_times_out_with_exit_7(cli: Cli) -> None:
+def test_hung_keyring_times_out_with_exit_7(cli: Cli, emulator: Emulator) -> None:
     cli.config_dir.mkdir(parents=True)
     (cli.config_dir / "config.toml").write_text("keyring_timeout = 1.0\n")
     started = time.monotonic()
-    result = cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
-        "--app-id",
-        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
-        "--redirect-uri",
-        "https://example.com/cb",
-        "--client-secret-stdin",
-        input="amzn1.oa2-cs.v1.abc",
+    result = run_app_add(
+        cli,
+        emulator.state.register_app(),
+        secret="amzn1.oa2-cs.v1.abc",
         env=backend_env("tests.keyring_backends.HangingKeyring"),
     )
     assert time.monotonic() - started < 15
@@ -98,40 +81,24 @@ def test_hung_keyring_times_out_with_exit_7(cli: Cli) -> None:
     assert "spconnect doctor" in result.stderr
 
 
-def test_locked_keyring_is_exit_7(cli: Cli) -> None:
-    result = cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
-        "--app-id",
-        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
-        "--redirect-uri",
-        "https://example.com/cb",
-        "--client-secret-stdin",
-        input="amzn1.oa2-cs.v1.abc",
+def test_locked_keyring_is_exit_7(cli: Cli, emulator: Emulator) -> None:
+    result = run_app_add(
+        cli,
+        emulator.state.register_app(),
+        secret="amzn1.oa2-cs.v1.abc",
         env=backend_env("tests.keyring_backends.LockedKeyring"),
     )
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
     assert "KeyringLocked" in result.stderr and "unlocked" in result.stderr
 
 
-def test_backend_error_echoing_the_secret_is_redacted(cli: Cli) -> None:
+def test_backend_error_echoing_the_secret_is_redacted(cli: Cli, emulator: Emulator) -> None:
     secret = "opaque-client-secret-0123456789"
-    result = cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
-        "--app-id",
-        "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab",
-        "--redirect-uri",
-        "https://example.com/cb",
-        "--client-secret-stdin",
+    result = run_app_add(
+        cli,
+        emulator.state.register_app(),
         "-v",
-        input=secret,
+        secret=secret,
         env=backend_env("tests.keyring_backends.LeakyKeyring"),
     )
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
@@ -142,21 +109,7 @@ def test_backend_error_echoing_the_secret_is_redacted(cli: Cli) -> None:
 def test_insecure_file_storage_is_explicit_0600_and_reported(cli: Cli, emulator: Emulator) -> None:
     app = emulator.state.register_app("demo")
     env = backend_env("keyring.backends.fail.Keyring")  # no keyring at all on this "machine"
-    result = cli.ok(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        app.client_id,
-        "--app-id",
-        app.app_id,
-        "--redirect-uri",
-        app.redirect_uris[0],
-        "--client-secret-stdin",
-        "--insecure-storage",
-        input=app.client_secret,
-        env=env,
-    )
+    result = add_app(cli, app, "--insecure-storage", env=env)
     assert "plain 0600 file" in result.stderr
     secrets_file = cli.config_dir / "secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
