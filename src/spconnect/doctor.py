@@ -37,12 +37,12 @@ class Check:
 
 
 def _keyring_checks(storage: str, timeout: float) -> list[Check]:
-    from spconnect.store.secrets import WAYS_OUT, _run_with_timeout, describe_backend
+    from spconnect.store.secrets import WAYS_OUT, describe_backend, run_with_timeout
 
     try:
         import keyring
 
-        backend = _run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
+        backend = run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
         label, secure = describe_backend(backend)
     except SpconnectError as error:
         return [

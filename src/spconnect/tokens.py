@@ -319,7 +319,3 @@ def grantless_token(
         what=f"app {profile.app!r} ({scope_name})",
     )
     return _token_from_entry(name, entry, refreshed)
-
-
-def seconds_left(token: AccessToken, now: float | None = None) -> int:
-    return int(token.expires_at - (time.time() if now is None else now))

@@ -11,7 +11,6 @@ answers do not change on their own, and a code or refresh token must not be hamm
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import random
 import time
@@ -381,8 +380,3 @@ class LwaClient:
             ),
             "this is likely a bug in spconnect; please report it with this message",
         )
-
-
-def describe_json(body: object) -> str:
-    """Compact JSON for messages (used by verbose output)."""
-    return redact(json.dumps(body, sort_keys=True))

@@ -65,7 +65,6 @@ class ConsentSession:
     listener: CallbackListener | None = None
     certificate: Certificate | None = None
     events: queue.Queue[ListenerEvent] = field(default_factory=queue.Queue)
-    input_ended: bool = False
 
     @property
     def listening_on(self) -> str | None:
@@ -202,7 +201,6 @@ def wait_for_answer(
             except queue.Empty:
                 continue
             if event.input_ended:
-                session.input_ended = True
                 if session.listener is None:
                     raise LoginIncomplete(
                         "input ended before an answer was pasted; nothing was stored",

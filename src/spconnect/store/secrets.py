@@ -61,7 +61,7 @@ class SecretStore(Protocol):
     def delete(self, key: str) -> bool: ...
 
 
-def _run_with_timeout(func: Callable[[], T], timeout: float, what: str) -> T:
+def run_with_timeout(func: Callable[[], T], timeout: float, what: str) -> T:
     """Run a keyring call in a daemon thread; give up with exit 7 after ``timeout``."""
     box: dict[str, object] = {}
 
@@ -140,7 +140,7 @@ class KeyringStore:
         self.timeout = timeout
         import keyring
 
-        backend = _run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
+        backend = run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
         self.description, self.secure = describe_backend(backend)
         if not self.secure:
             raise StorageUnavailable(
@@ -149,7 +149,7 @@ class KeyringStore:
         self._backend = backend
 
     def get(self, key: str) -> str | None:
-        value: str | None = _run_with_timeout(
+        value: str | None = run_with_timeout(
             lambda: self._backend.get_password(self.service, key), self.timeout, f"reading {key}"
         )
         register_secret(value)
@@ -158,7 +158,7 @@ class KeyringStore:
     def set(self, key: str, value: str) -> None:
         register_secret(value)
         check_secret_size(self.description, key, value)
-        _run_with_timeout(
+        run_with_timeout(
             lambda: self._backend.set_password(self.service, key, value),
             self.timeout,
             f"writing {key}",
@@ -174,7 +174,7 @@ class KeyringStore:
                 return False
             return True
 
-        return _run_with_timeout(remove, self.timeout, f"deleting {key}")
+        return run_with_timeout(remove, self.timeout, f"deleting {key}")
 
 
 class FileStore:
