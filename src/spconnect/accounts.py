@@ -29,6 +29,16 @@ def use_insecure_storage(ws: Workspace) -> None:
         ws.use_config(config)
 
 
+def check_new_app_name(ws: Workspace, name: str) -> None:
+    """Refuse a malformed name or one already taken (before any secret is asked for)."""
+    ids.check_profile_name(name)
+    if name in ws.config.apps:
+        raise UsageError(
+            f"app {name!r} already exists",
+            f"remove it first (`spconnect app remove {name}`) or choose another name",
+        )
+
+
 def add_app(
     ws: Workspace,
     name: str,
@@ -36,14 +46,8 @@ def add_app(
     client_secret: str | None,
     *,
     insecure_storage: bool = False,
-    replace: bool = False,
 ) -> None:
-    ids.check_profile_name(name)
-    if name in ws.config.apps and not replace:
-        raise UsageError(
-            f"app {name!r} already exists",
-            f"remove it first (`spconnect app remove {name}`) or choose another name",
-        )
+    check_new_app_name(ws, name)
     if insecure_storage:
         use_insecure_storage(ws)
     if client_secret is not None:

@@ -76,11 +76,7 @@ def add(
         callback_port=callback_port,
     )
     ws = Workspace()
-    if name in ws.config.apps:
-        raise UsageError(
-            f"app {name!r} already exists",
-            f"remove it first (`spconnect app remove {name}`) or choose another name",
-        )
+    accounts.check_new_app_name(ws, name)
     secret: str | None = None
     if client_secret_stdin or ws.config.storage != "env" or insecure_storage:
         secret = read_secret(
