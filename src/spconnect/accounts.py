@@ -153,10 +153,14 @@ def store_authorization(
     app_name: str,
     marketplace: Marketplace,
     refresh_token: str,
+    client_secret: str,
     grant: TokenGrant,
     selling_partner_id: str | None,
 ) -> LoginResult:
-    """Store a proven refresh token and its profile; rewrite the cache with ``grant``."""
+    """Store a proven refresh token and its profile; rewrite the cache with ``grant``.
+
+    ``client_secret`` is the one that proved the token (the caller holds it already, so
+    the keyring is not asked twice)."""
     app = ws.config.app(app_name)
     ws.secrets.set(profile_key(profile), refresh_token)
     with editing_config() as config:
@@ -176,7 +180,7 @@ def store_authorization(
         profile=config.profiles[profile],
         app_name=app_name,
         app=app,
-        client_secret=tokens.client_secret_of(ws, app_name),
+        client_secret=client_secret,
         refresh_token=refresh_token,
     )
     tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
@@ -247,6 +251,7 @@ def import_refresh_token(
         app_name=app_name,
         marketplace=marketplace,
         refresh_token=refresh_token,
+        client_secret=client_secret,
         grant=grant,
         selling_partner_id=None,
     )

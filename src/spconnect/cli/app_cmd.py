@@ -9,7 +9,15 @@ import typer
 from pydantic import ValidationError
 
 from spconnect import accounts
-from spconnect.cli.common import ProfileOpt, VerboseOpt, out, read_secret, say, setup_verbose
+from spconnect.cli.common import (
+    InsecureStorageOpt,
+    ProfileOpt,
+    VerboseOpt,
+    out,
+    read_secret,
+    say,
+    setup_verbose,
+)
 from spconnect.errors import StorageUnavailable, UsageError
 from spconnect.store.config import (
     DEFAULT_CALLBACK_PORT,
@@ -57,10 +65,7 @@ def add(
     client_secret_stdin: Annotated[
         bool, typer.Option("--client-secret-stdin", help="Read the LWA client secret from stdin.")
     ] = False,
-    insecure_storage: Annotated[
-        bool,
-        typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
-    ] = False,
+    insecure_storage: InsecureStorageOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:

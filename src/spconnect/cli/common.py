@@ -21,6 +21,10 @@ ProfileOpt = Annotated[
         help="Profile name (default: $SPCONNECT_PROFILE, else 'default').",
     ),
 ]
+InsecureStorageOpt = Annotated[
+    bool,
+    typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
+]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="More detail on stderr (secrets redacted).")
 ]

@@ -13,6 +13,7 @@ import typer
 from spconnect import accounts
 from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
 from spconnect.cli.common import (
+    InsecureStorageOpt,
     ProfileOpt,
     VerboseOpt,
     read_secret,
@@ -249,10 +250,7 @@ def login(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a profile that holds another account.")
     ] = False,
-    insecure_storage: Annotated[
-        bool,
-        typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
-    ] = False,
+    insecure_storage: InsecureStorageOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:

@@ -259,6 +259,7 @@ def finish_login(
         app_name=session.app_name,
         marketplace=session.marketplace,
         refresh_token=grant.refresh_token,
+        client_secret=client_secret,
         grant=grant,
         selling_partner_id=new,
     )

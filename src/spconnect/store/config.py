@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -56,6 +56,14 @@ class Environment(BaseSettings):
     refresh_token: SecretStr | None = None
 
 
+def _as_field_check(check: Callable[[str], str], value: str) -> str:
+    """Run an ids check inside a pydantic validator (which wants ValueError)."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _https_uri(value: str, what: str) -> str:
     from urllib.parse import urlsplit
 
@@ -88,18 +96,12 @@ class AppConfig(BaseModel):
     @field_validator("client_id")
     @classmethod
     def _client_id(cls, value: str) -> str:
-        try:
-            return ids.check_client_id(value)
-        except UsageError as exc:
-            raise ValueError(str(exc)) from None
+        return _as_field_check(ids.check_client_id, value)
 
     @field_validator("app_id")
     @classmethod
     def _app_id(cls, value: str) -> str:
-        try:
-            return ids.check_app_id(value)
-        except UsageError as exc:
-            raise ValueError(str(exc)) from None
+        return _as_field_check(ids.check_app_id, value)
 
     @field_validator("redirect_uri")
     @classmethod
@@ -127,12 +129,7 @@ class ProfileConfig(BaseModel):
     @field_validator("selling_partner_id")
     @classmethod
     def _sp_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return ids.check_selling_partner_id(value)
-        except UsageError as exc:
-            raise ValueError(str(exc)) from None
+        return None if value is None else _as_field_check(ids.check_selling_partner_id, value)
 
     @field_validator("marketplace")
     @classmethod
