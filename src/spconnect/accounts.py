@@ -8,6 +8,7 @@ working credential (new secrets are proven first, stored second, old ones droppe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from spconnect import tokens
@@ -53,7 +54,7 @@ def add_app(
     if client_secret is not None:
         client_secret = ids.check_client_secret(client_secret)
         ws.secrets.set(app_key(name), client_secret)
-        app = app.model_copy(update={"secret_set_at": today_utc()})
+        app = dataclasses.replace(app, secret_set_at=today_utc())
     with editing_config() as config:
         config.apps[name] = app
     ws.use_config(config)

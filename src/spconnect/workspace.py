@@ -10,7 +10,7 @@ from spconnect.store.secrets import SecretStore, open_store
 
 class Workspace:
     def __init__(self, env: Environment | None = None, lwa: LwaClient | None = None) -> None:
-        self.env = env or Environment()
+        self.env = env or Environment.from_environ()
         self._config: Config | None = None
         self._store: SecretStore | None = None
         self._lwa = lwa
@@ -35,12 +35,8 @@ class Workspace:
                 self.config.storage,
                 service=env.keyring_service,
                 timeout=self.config.keyring_timeout,
-                env_client_secret=env.client_secret.get_secret_value()
-                if env.client_secret
-                else None,
-                env_refresh_token=env.refresh_token.get_secret_value()
-                if env.refresh_token
-                else None,
+                env_client_secret=env.client_secret,
+                env_refresh_token=env.refresh_token,
             )
         return self._store
 

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from spconnect import accounts
 from spconnect.cli.common import (
@@ -23,6 +22,7 @@ from spconnect.store.config import (
     DEFAULT_CALLBACK_PORT,
     SECRET_ROTATION_DAYS,
     AppConfig,
+    ConfigProblems,
     today_utc,
 )
 from spconnect.store.secrets import app_key
@@ -36,11 +36,11 @@ NameArg = Annotated[str, typer.Argument(help="A short name for the app, e.g. 'my
 def build_app_config(**fields: object) -> AppConfig:
     """Validate app fields as the config file would, as a usage error naming the flag."""
     try:
-        return AppConfig.model_validate(fields)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "a value"
-        raise UsageError(f"{flag}: {error['msg'].removeprefix('Value error, ')}") from None
+        return AppConfig.from_fields(fields)
+    except ConfigProblems as exc:
+        loc, reason = exc.problems[0]
+        flag = "--" + loc[0].replace("_", "-") if loc else "a value"
+        raise UsageError(f"{flag}: {reason}") from None
 
 
 @app.command("add")

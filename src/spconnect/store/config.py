@@ -1,23 +1,25 @@
 """The non-secret configuration: apps and profiles in ``config.toml``.
 
-Read with tomllib and validated with pydantic (unknown keys, wrong types and malformed
-ids fail with the key, the line and the reason: exit 2); the environment variables of the
-design are read with pydantic-settings. Written atomically, 0600 in a 0700 directory,
-under a lock so that two commands changing the config at once do not lose each other's
-change.
+Read with tomllib and validated here, by hand, into plain dataclasses: unknown keys, wrong
+types and malformed ids fail with the key, the line and the reason (exit 2). Hand-written
+rather than pydantic because a token refresh reads this file on the hot path of shell
+scripts, where importing pydantic alone would cost more than the whole refresh is allowed
+(issue 7: no Typer, Rich, questionary or pydantic on the refresh path); every command, the
+refresh included, validates the file with these same rules, so a mistyped key breaks them
+all alike. Written atomically, 0600 in a 0700 directory, under a lock so that two commands
+changing the config at once do not lose each other's change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spconnect.amazon import ids
 from spconnect.amazon.marketplaces import Region
@@ -38,51 +40,253 @@ SECRET_ROTATION_DAYS = 180  # amazon.md section 7
 AUTHORIZATION_RENEWAL_DAYS = 365  # amazon.md section 6
 
 Storage = Literal["keyring", "file", "env"]
+STORAGES = ("keyring", "file", "env")
+TOKEN_CACHES = ("file", "keyring")
+APP_KINDS = ("seller", "vendor")
+REGIONS = ("na", "eu", "fe")
 
 
-class Environment(BaseSettings):
+@dataclass(frozen=True)
+class Environment:
     """The design's environment variables that the slow path reads.
 
     ``SPCONNECT_CONFIG_DIR``/``SPCONNECT_CACHE_DIR`` and the three URL overrides are read
     where they are used (store/paths.py, amazon/endpoints.py), because the fast path uses
-    them without loading pydantic.
+    them without loading this module. Secrets are kept out of ``repr``.
     """
-
-    model_config = SettingsConfigDict(env_prefix="SPCONNECT_", extra="ignore")
 
     profile: str = "default"
     keyring_service: str = "spconnect"
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
 
-
-def _as_field_check(check: Callable[[str], str], value: str) -> str:
-    """Run an ids check inside a pydantic validator (which wants ValueError)."""
-    try:
-        return check(value)
-    except UsageError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _https_uri(value: str, what: str) -> str:
-    from urllib.parse import urlsplit
-
-    value = clean_pasted(value)
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.netloc:
-        raise ValueError(
-            f"{what} must be an https URL (Amazon accepts only https Login and Redirect "
-            "URIs); see `spconnect relay-page` for a static page that forwards to this machine"
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
+        source = os.environ if environ is None else environ
+        return cls(
+            profile=source.get("SPCONNECT_PROFILE") or "default",
+            keyring_service=source.get("SPCONNECT_KEYRING_SERVICE") or "spconnect",
+            client_secret=source.get("SPCONNECT_CLIENT_SECRET") or None,
+            refresh_token=source.get("SPCONNECT_REFRESH_TOKEN") or None,
         )
-    if "#" in value:
-        raise ValueError(f"{what} must not contain a #fragment (Amazon shows MD5110)")
+
+
+# -- field checks: each takes the raw value and returns it cleaned, or raises ValueError
+# with the reason a person reads after "line N: key: ".
+
+Check = Callable[[Any], Any]
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_type_name(value)}")
     return value
 
 
-class AppConfig(BaseModel):
-    """An SP-API application; its client secret lives in the secret store."""
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {_type_name(value)}")
+    return value
 
-    model_config = ConfigDict(extra="forbid")
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names.update({dict: "a table", list: "an array"})
+    return names.get(type(value), type(value).__name__)
+
+
+def _number_between(low: float, high: float, *, integer: bool, low_open: bool = False) -> Check:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            what = "a whole number" if integer else "a number"
+            raise ValueError(f"must be {what}, not {_type_name(value)}")
+        number = float(value)
+        if (number <= low if low_open else number < low) or number > high:
+            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise ValueError(f"must be {bound} and at most {high:g} (got {number:g})")
+        return value if integer else number
+
+    return check
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str:
+        if value not in choices:
+            listed = ", ".join(repr(c) for c in choices)
+            raise ValueError(f"{value!r} is not one of {listed}")
+        return str(value)
+
+    return check
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("must be a date (YYYY-MM-DD)")
+
+
+def _datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be a date and time (YYYY-MM-DDTHH:MM:SSZ)") from None
+    else:
+        raise ValueError("must be a date and time (YYYY-MM-DDTHH:MM:SSZ)")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _id_check(check: Callable[[str], str]) -> Check:
+    def run(value: Any) -> str:
+        try:
+            return check(_string(value))
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    return run
+
+
+def _https_uri(what: str) -> Check:
+    def check(value: Any) -> str:
+        from urllib.parse import urlsplit
+
+        uri = clean_pasted(_string(value))
+        try:
+            parts = urlsplit(uri)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme != "https" or not parts.netloc:
+            raise ValueError(
+                f"{what} must be an https URL (Amazon accepts only https Login and Redirect "
+                "URIs); see `spconnect relay-page` for a static page that forwards to this "
+                "machine"
+            )
+        if "#" in uri:
+            raise ValueError(f"{what} must not contain a #fragment (Amazon shows MD5110)")
+        return uri
+
+    return check
+
+
+def _marketplace_id(value: Any) -> str:
+    from spconnect.amazon.marketplaces import by_id
+
+    if by_id(_string(value)) is None:
+        raise ValueError(f"{value!r} is not a marketplace id from the catalogue")
+    return str(value)
+
+
+def _optional(check: Check) -> Check:
+    def run(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return run
+
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class _Field:
+    check: Check
+    default: Any = _REQUIRED
+
+
+class ConfigProblems(ValueError):
+    """Every problem found in one pass: (location, reason) pairs."""
+
+    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(loc)}: {why}" for loc, why in problems))
+        self.problems = problems
+
+
+def _validated(
+    schema: dict[str, _Field], data: Any, loc: tuple[str, ...], problems: list[Any]
+) -> dict[str, Any] | None:
+    """Check ``data`` against ``schema``; record problems, return the cleaned fields."""
+    if not isinstance(data, dict):
+        problems.append((loc, f"must be a table, not {_type_name(data)}"))
+        return None
+    cleaned: dict[str, Any] = {}
+    for key in data:
+        if key not in schema:
+            problems.append(((*loc, str(key)), "unknown key"))
+    for key, spec in schema.items():
+        if key not in data:
+            if spec.default is _REQUIRED:
+                problems.append(((*loc, key), "required key is missing"))
+            continue
+        try:
+            cleaned[key] = spec.check(data[key])
+        except ValueError as exc:
+            problems.append(((*loc, key), str(exc)))
+    return cleaned
+
+
+def _instance(cls: type[Any], schema: dict[str, _Field], cleaned: dict[str, Any]) -> Any:
+    """An instance of a config dataclass from already-checked fields (no second check)."""
+    instance = object.__new__(cls)
+    for key, spec in schema.items():
+        default = dict(spec.default) if isinstance(spec.default, dict) else spec.default
+        object.__setattr__(instance, key, cleaned.get(key, default))
+    return instance
+
+
+def _build(cls: type[Any], schema: dict[str, _Field], fields: dict[str, Any]) -> Any:
+    """Check raw fields and construct ``cls``, raising ConfigProblems (a ValueError)."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    cleaned = _validated(schema, fields, (), problems)
+    if problems or cleaned is None:
+        raise ConfigProblems(problems)
+    return _instance(cls, schema, cleaned)
+
+
+def _check_after_init(instance: Any, schema: dict[str, _Field]) -> None:
+    fields = {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+    problems: list[tuple[tuple[str, ...], str]] = []
+    cleaned = _validated(schema, fields, (), problems)
+    if problems or cleaned is None:
+        raise ConfigProblems(problems)
+    for key, value in cleaned.items():
+        object.__setattr__(instance, key, value)
+
+
+_APP_SCHEMA: dict[str, _Field] = {
+    "client_id": _Field(_id_check(ids.check_client_id)),
+    "app_id": _Field(_id_check(ids.check_app_id)),
+    "redirect_uri": _Field(_https_uri("redirect_uri")),
+    "login_uri": _Field(_optional(_https_uri("login_uri")), None),
+    "draft": _Field(_boolean, True),
+    "kind": _Field(_one_of(*APP_KINDS), "seller"),
+    "callback_port": _Field(_number_between(1024, 65535, integer=True), DEFAULT_CALLBACK_PORT),
+    "secret_set_at": _Field(_optional(_date), None),
+}
+
+_PROFILE_SCHEMA: dict[str, _Field] = {
+    "app": _Field(_string),
+    "region": _Field(_one_of(*REGIONS)),
+    "marketplace": _Field(_marketplace_id),
+    "selling_partner_id": _Field(_optional(_id_check(ids.check_selling_partner_id)), None),
+    "authorized_at": _Field(_optional(_datetime), None),
+    "sandbox": _Field(_boolean, False),
+}
+
+
+@dataclass
+class AppConfig:
+    """An SP-API application; its client secret lives in the secret store.
+
+    Constructing one validates it (ValueError naming the field), as reading the file does.
+    """
 
     client_id: str
     app_id: str
@@ -90,34 +294,22 @@ class AppConfig(BaseModel):
     login_uri: str | None = None
     draft: bool = True
     kind: Literal["seller", "vendor"] = "seller"
-    callback_port: int = Field(default=DEFAULT_CALLBACK_PORT, ge=1024, le=65535)
+    callback_port: int = DEFAULT_CALLBACK_PORT
     secret_set_at: dt.date | None = None
 
-    @field_validator("client_id")
+    def __post_init__(self) -> None:
+        _check_after_init(self, _APP_SCHEMA)
+
     @classmethod
-    def _client_id(cls, value: str) -> str:
-        return _as_field_check(ids.check_client_id, value)
-
-    @field_validator("app_id")
-    @classmethod
-    def _app_id(cls, value: str) -> str:
-        return _as_field_check(ids.check_app_id, value)
-
-    @field_validator("redirect_uri")
-    @classmethod
-    def _redirect(cls, value: str) -> str:
-        return _https_uri(value, "redirect_uri")
-
-    @field_validator("login_uri")
-    @classmethod
-    def _login(cls, value: str | None) -> str | None:
-        return None if value is None else _https_uri(value, "login_uri")
+    def from_fields(cls, fields: dict[str, Any]) -> AppConfig:
+        """Build from a mapping of field names (unknown names are problems too)."""
+        app: AppConfig = _build(cls, _APP_SCHEMA, fields)
+        return app
 
 
-class ProfileConfig(BaseModel):
+@dataclass
+class ProfileConfig:
     """One authorized account in one region for one app; its refresh token is secret."""
-
-    model_config = ConfigDict(extra="forbid")
 
     app: str
     region: Region
@@ -126,40 +318,38 @@ class ProfileConfig(BaseModel):
     authorized_at: dt.datetime | None = None
     sandbox: bool = False
 
-    @field_validator("selling_partner_id")
-    @classmethod
-    def _sp_id(cls, value: str | None) -> str | None:
-        return None if value is None else _as_field_check(ids.check_selling_partner_id, value)
-
-    @field_validator("marketplace")
-    @classmethod
-    def _marketplace(cls, value: str) -> str:
-        from spconnect.amazon.marketplaces import by_id
-
-        if by_id(value) is None:
-            raise ValueError(f"{value!r} is not a marketplace id from the catalogue")
-        return value
+    def __post_init__(self) -> None:
+        _check_after_init(self, _PROFILE_SCHEMA)
 
 
-class Config(BaseModel):
+def _tables(value: Any) -> dict[str, Any]:
+    """``[apps.NAME]`` / ``[profiles.NAME]``: a table of tables, each checked in
+    ``validate_config_data`` so that its problems carry their own location."""
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a table, not {_type_name(value)}")
+    return value
+
+
+_CONFIG_SCHEMA: dict[str, _Field] = {
+    "storage": _Field(_one_of(*STORAGES), "keyring"),
+    "token_cache": _Field(_one_of(*TOKEN_CACHES), "file"),
+    "refresh_margin": _Field(_number_between(60, 1800, integer=True), DEFAULT_REFRESH_MARGIN),
+    "keyring_timeout": _Field(_number_between(0, 120, integer=False, low_open=True), 5.0),
+    "apps": _Field(_tables, {}),
+    "profiles": _Field(_tables, {}),
+}
+
+
+@dataclass
+class Config:
     """The whole config file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     storage: Storage = "keyring"
     token_cache: Literal["file", "keyring"] = "file"
-    refresh_margin: int = Field(default=DEFAULT_REFRESH_MARGIN, ge=60, le=1800)
-    keyring_timeout: float = Field(default=5.0, gt=0, le=120)
-    apps: dict[str, AppConfig] = Field(default_factory=dict)
-    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
-
-    @field_validator("apps", "profiles")
-    @classmethod
-    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not is_profile_name(name):
-                raise ValueError(f"name {name!r} is not allowed (letters, digits, '.', '_', '-')")
-        return value
+    refresh_margin: int = DEFAULT_REFRESH_MARGIN
+    keyring_timeout: float = 5.0
+    apps: dict[str, AppConfig] = field(default_factory=dict)
+    profiles: dict[str, ProfileConfig] = field(default_factory=dict)
 
     def app(self, name: str) -> AppConfig:
         try:
@@ -183,6 +373,50 @@ class Config(BaseModel):
 
     def profiles_of_app(self, app_name: str) -> list[str]:
         return sorted(p for p, prof in self.profiles.items() if prof.app == app_name)
+
+    def to_data(self) -> dict[str, Any]:
+        """The config as TOML-ready data, without unset (None) values."""
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items() if v is not None}
+            return value
+
+        return clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
+
+
+def validate_config_data(data: Any) -> Config:
+    """Validate parsed TOML; raise ConfigProblems listing every problem with its key."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    top = _validated(_CONFIG_SCHEMA, data, (), problems)
+    if top is None:
+        raise ConfigProblems(problems)
+    tables: dict[str, dict[str, Any]] = {"apps": {}, "profiles": {}}
+    for section, (kind, schema) in {
+        "apps": (AppConfig, _APP_SCHEMA),
+        "profiles": (ProfileConfig, _PROFILE_SCHEMA),
+    }.items():
+        for name, table in top.get(section, {}).items():
+            loc = (section, str(name))
+            if not is_profile_name(str(name)):
+                problems.append(
+                    (loc, f"name {name!r} is not allowed (letters, digits, '.', '_', '-')")
+                )
+                continue
+            before = len(problems)
+            cleaned = _validated(schema, table, loc, problems)
+            if cleaned is not None and len(problems) == before:
+                tables[section][str(name)] = _instance(kind, schema, cleaned)
+    if problems:
+        raise ConfigProblems(problems)
+    return Config(
+        storage=top.get("storage", "keyring"),
+        token_cache=top.get("token_cache", "file"),
+        refresh_margin=top.get("refresh_margin", DEFAULT_REFRESH_MARGIN),
+        keyring_timeout=top.get("keyring_timeout", 5.0),
+        apps=tables["apps"],
+        profiles=tables["profiles"],
+    )
 
 
 def config_path() -> str:
@@ -219,14 +453,11 @@ def parse_config(text: str, source: str) -> Config:
             f"{source} is not valid TOML: {exc}", f"fix the file by hand or remove it ({source})"
         ) from None
     try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
+        return validate_config_data(data)
+    except ConfigProblems as exc:
         problems = []
-        for error in exc.errors()[:5]:
-            loc = tuple(error["loc"])
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-            reason = reason.removeprefix("Value error, ")
+        for loc, reason in exc.problems[:5]:
+            key = ".".join(loc) or "(top level)"
             line = _line_of(text, loc)
             where = f"line {line}: " if line else ""
             problems.append(f"{where}{key}: {reason}")
@@ -251,7 +482,7 @@ def load_config() -> Config:
 def render_config(config: Config) -> str:
     import tomli_w
 
-    data = config.model_dump(exclude_none=True)
+    data = config.to_data()
     header = (
         "# spconnect configuration: non-secret settings only (secrets live in the\n"
         "# keyring). Edited by spconnect; safe to edit by hand. Unknown keys are errors.\n"
