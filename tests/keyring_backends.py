@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from keyring.backend import KeyringBackend
+from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from keyring.errors import KeyringLocked
 
 
@@ -54,3 +55,34 @@ class LeakyKeyring(_Base):
 
 class PlaintextKeyring(_Base):
     """Stands in for keyrings.alt.file.PlaintextKeyring (name-based detection)."""
+
+
+class FailingKeyring(_Base):
+    """Fails every call, opening included: proves that a path never touches the keyring."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise RuntimeError("FailingKeyring refuses every call")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError("FailingKeyring refuses every call")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise RuntimeError("FailingKeyring refuses every call")
+
+
+class SlowSecretService(SecretServiceKeyring):
+    """The real Secret Service, answering after BUSY seconds: a busy machine, not a hang."""
+
+    BUSY = 1.6
+
+    def get_password(self, service: str, username: str) -> str | None:
+        time.sleep(self.BUSY)
+        return super().get_password(service, username)
+
+
+class StuckSecretService(SecretServiceKeyring):
+    """The real Secret Service (unlocked, answering) behind a call that never returns."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        time.sleep(60)
+        return None

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 import spconnect
+from spconnect.access import forget
+from spconnect.emulator import Emulator
 from spconnect.errors import NotSetUp
 from tests.conftest import Cli, Seller
 
@@ -23,8 +25,10 @@ def api_env(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Cli:
         "SPCONNECT_CACHE_DIR",
         "SPCONNECT_KEYRING_SERVICE",
         "SPCONNECT_LWA_URL",
+        "SPCONNECT_SPAPI_URL",
     ):
         monkeypatch.setenv(name, cli.env[name])
+    forget()  # each test starts with nothing held in memory
     return cli
 
 
@@ -72,3 +76,58 @@ def test_spapi_auth_sends_the_access_token_header(
         assert client.get(url + "/sellers/v1/marketplaceParticipations").status_code == 200
     assert seen[0]["x-amz-access-token"] == api_env.ok("token").stdout.strip()
     assert seen[0]["user-agent"].startswith("spconnect/")
+
+
+def test_access_token_matches_the_cli_json(api_env: Cli, seller: Seller) -> None:
+    import json
+
+    token = spconnect.access_token()
+    assert isinstance(token, spconnect.AccessToken)
+    printed = json.loads(api_env.ok("token", "--format", "json").stdout)
+    assert token.access_token == printed["access_token"]
+    assert (token.profile, token.region, token.endpoint) == (
+        printed["profile"],
+        printed["region"],
+        printed["endpoint"],
+    )
+    assert token.selling_partner_id == printed["selling_partner_id"]
+    assert token.access_token not in repr(token)
+
+
+def test_repeated_calls_are_served_from_memory(
+    api_env: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    emulator.state.access_token_lifetime = 2000  # so that a longer min_ttl can be asked
+    (api_env.cache_dir / "tokens" / "default.json").unlink()
+    first = spconnect.access_token(min_ttl=60)
+    assert first.refreshed
+    (api_env.cache_dir / "tokens" / "default.json").unlink()
+    before = emulator.count("refresh_token")
+    again = spconnect.access_token(min_ttl=60)
+    # The file is gone and Amazon was not asked: memory answered.
+    assert again is first
+    assert emulator.count("refresh_token") == before
+    assert spconnect.get_access_token() == first.access_token
+    # Asking for more life than the held token has left is a refresh, not a memory hit.
+    emulator.state.access_token_lifetime = 3600
+    longer = spconnect.access_token(min_ttl=2500)
+    assert longer.refreshed and longer.access_token != first.access_token
+    assert emulator.count("refresh_token") == before + 1
+
+
+def test_threads_share_one_refresh(api_env: Cli, seller: Seller, emulator: Emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    (api_env.cache_dir / "tokens" / "default.json").unlink()
+    before = emulator.count("refresh_token")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        tokens = list(pool.map(lambda _: spconnect.get_access_token(), range(64)))
+    assert len(set(tokens)) == 1 and tokens[0].startswith("Atza|")
+    assert emulator.count("refresh_token") == before + 1
+
+
+def test_an_invalid_profile_name_is_a_usage_error(api_env: Cli) -> None:
+    from spconnect.errors import UsageError
+
+    with pytest.raises(UsageError):
+        spconnect.access_token("../default")

@@ -4,7 +4,9 @@ env modes, and the Windows size limit."""
 from __future__ import annotations
 
 import os
+import re
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +16,14 @@ import pytest
 from spconnect.emulator import Emulator
 from spconnect.errors import ExitCode, StorageUnavailable
 from spconnect.store.secrets import WINDOWS_MAX_BLOB_BYTES, check_secret_size, describe_backend
-from tests.conftest import Cli, Seller, add_app, login_self_authorized, run_app_add
+from tests.conftest import (
+    CONSOLE_SCRIPT,
+    Cli,
+    Seller,
+    add_app,
+    login_self_authorized,
+    run_app_add,
+)
 
 REPO = str(Path(__file__).resolve().parent.parent)
 
@@ -89,7 +98,8 @@ def test_locked_keyring_is_exit_7(cli: Cli, emulator: Emulator) -> None:
         env=backend_env("tests.keyring_backends.LockedKeyring"),
     )
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
-    assert "KeyringLocked" in result.stderr and "unlocked" in result.stderr
+    assert "the keyring is locked" in result.stderr and "KeyringLocked" in result.stderr
+    assert "unlock it" in result.stderr
 
 
 def test_backend_error_echoing_the_secret_is_redacted(cli: Cli, emulator: Emulator) -> None:
@@ -170,3 +180,99 @@ def test_login_into_a_second_profile_keeps_the_first(
     second = login_self_authorized(cli, emulator, profile="eu")
     assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
     assert keyring.get_password(cli.keyring_service, "profile:eu") == second.refresh_token
+
+
+def _with_keyring_timeout(cli: Cli, seconds: float) -> None:
+    path = cli.config_dir / "config.toml"
+    text = re.sub(r"(?m)^keyring_timeout = .*$", f"keyring_timeout = {seconds}", path.read_text())
+    assert f"keyring_timeout = {seconds}" in text
+    path.write_text(text)
+
+
+@pytest.mark.keyring
+def test_a_slow_but_healthy_secret_service_is_given_more_time(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """Issue 7: a busy machine must not look like a locked keyring."""
+    _with_keyring_timeout(cli, 1.0)
+    env = backend_env("tests.keyring_backends.SlowSecretService")  # answers after 1.6 s
+    result = cli.run("token", "--force-refresh", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Atza|")
+
+
+@pytest.mark.keyring
+def test_a_stuck_call_to_an_unlocked_secret_service_says_busy_not_locked(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    _with_keyring_timeout(cli, 1.0)
+    started = time.monotonic()
+    result = cli.run(
+        "token", "--force-refresh", env=backend_env("tests.keyring_backends.StuckSecretService")
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    assert "unlocked and answering" in result.stderr and "keyring_timeout" in result.stderr
+    assert "locked (" not in result.stderr
+    assert 3.5 < elapsed < 15  # the grace (4 x 1 s), then a clear end
+
+
+LOCKED_SESSION = """
+import os, subprocess, sys
+import keyring, secretstorage
+spconnect = sys.argv[1]
+secret, token = os.environ.pop("TEST_CLIENT_SECRET"), os.environ.pop("TEST_REFRESH_TOKEN")
+def run(*args, stdin=""):
+    done = subprocess.run([spconnect, *args], input=stdin, capture_output=True, text=True)
+    if args[0] != "token":
+        assert done.returncode == 0, done.stderr
+    return done
+run("app", "add", "demo", *sys.argv[2:], "--client-secret-stdin", stdin=secret)
+run("login", "--refresh-token-stdin", "--marketplace", "US", stdin=token)
+connection = secretstorage.dbus_init()
+secretstorage.get_default_collection(connection).lock()
+done = run("token", "--force-refresh")
+print(done.returncode)
+sys.stderr.write(done.stderr)
+"""
+
+
+@pytest.mark.keyring
+def test_a_locked_secret_service_is_exit_7_and_says_locked(
+    cli: Cli, emulator: Emulator, tmp_path: Path, secret_service: None
+) -> None:
+    """A real gnome-keyring in a private D-Bus session, unlocked, used, then locked."""
+    import shutil
+    import sys
+
+    app = emulator.state.register_app("demo")
+    token = emulator.state.self_authorize(app.client_id)
+    script = tmp_path / "locked_session.py"
+    script.write_text(LOCKED_SESSION)
+    wrapper = Path(REPO) / "scripts" / "with-keyring"
+    env = {k: v for k, v in cli.env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            shutil.which("dbus-run-session") or "dbus-run-session",
+            "--",
+            str(wrapper),
+            sys.executable,
+            str(script),
+            CONSOLE_SCRIPT,
+            "--client-id",
+            app.client_id,
+            "--app-id",
+            app.app_id,
+            "--redirect-uri",
+            app.redirect_uris[0],
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "TEST_CLIENT_SECRET": app.client_secret, "TEST_REFRESH_TOKEN": token},
+        timeout=120,
+    )
+    assert done.stdout.strip().splitlines()[-1] == str(ExitCode.STORAGE_UNAVAILABLE), done.stderr
+    assert "the keyring is locked" in done.stderr
+    assert "gnome-keyring-daemon --unlock" in done.stderr
+    assert time.monotonic() - started < 60

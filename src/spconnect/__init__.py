@@ -2,10 +2,15 @@
 
 The public Python API is small and import-light; the heavy parts load on first use::
 
-    from spconnect import get_access_token, SPAPIAuth
+    import spconnect
 
-    token = get_access_token("default")              # a valid access token (str)
-    httpx.get(url, auth=SPAPIAuth("default"))        # adds x-amz-access-token
+    token = spconnect.access_token("default")       # AccessToken: .access_token, .endpoint,
+                                                    #   .expires_at, .selling_partner_id, ...
+    text = spconnect.get_access_token("default")    # just the token string
+    httpx.get(url, auth=spconnect.SPAPIAuth())      # adds x-amz-access-token (needs httpx)
+
+A repeated call is answered from memory while the token is fresh; a new process reads the
+cache file; neither opens the keyring until a refresh is due.
 
 Importing this package imports nothing but the version: the ``spconnect token`` fast path
 starts here.
@@ -20,13 +25,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from spconnect.api import SPAPIAuth, get_access_token
+    from spconnect.access import AccessToken, access_token, get_access_token
+    from spconnect.api import SPAPIAuth
 
-__all__ = ["SPAPIAuth", "__version__", "get_access_token"]
+__all__ = ["AccessToken", "SPAPIAuth", "__version__", "access_token", "get_access_token"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("get_access_token", "SPAPIAuth"):
+    # Loaded on first use: the token functions need only the standard library until a
+    # refresh is due; SPAPIAuth is an httpx Auth class and imports httpx.
+    if name in ("access_token", "AccessToken", "get_access_token"):
+        from spconnect import access
+
+        return getattr(access, name)
+    if name == "SPAPIAuth":
         from spconnect import api
 
         return getattr(api, name)

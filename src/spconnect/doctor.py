@@ -77,48 +77,27 @@ def _keyring_checks(storage: str, timeout: float) -> list[Check]:
 
 
 def _secret_service_check() -> Check:
-    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-        return Check(
-            "secret service",
-            "fail",
-            "no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)",
-            SECRET_SERVICE_RECIPE,
-            ExitCode.STORAGE_UNAVAILABLE,
-        )
-    try:
-        import secretstorage
+    from spconnect.store.secrets import secret_service_state
 
-        connection = secretstorage.dbus_init()
-        try:
-            if not secretstorage.check_service_availability(connection):
-                return Check(
-                    "secret service",
-                    "fail",
-                    "no Secret Service answers on D-Bus",
-                    SECRET_SERVICE_RECIPE,
-                    ExitCode.STORAGE_UNAVAILABLE,
-                )
-            collection = secretstorage.get_default_collection(connection)
-            if collection.is_locked():
-                return Check(
-                    "secret service",
-                    "fail",
-                    "the default keyring is locked",
-                    "unlock it (log in graphically, or `gnome-keyring-daemon "
-                    "--unlock` reading the password from stdin)",
-                    ExitCode.STORAGE_UNAVAILABLE,
-                )
-        finally:
-            connection.close()
-    except Exception as error:
+    state = secret_service_state()
+    if state == "unlocked":
+        return Check("secret service", "ok", "reachable on D-Bus and unlocked")
+    if state == "locked":
         return Check(
             "secret service",
             "fail",
-            f"{type(error).__name__}: {error}",
-            SECRET_SERVICE_RECIPE,
+            "the default keyring is locked",
+            "unlock it (log in graphically, or `gnome-keyring-daemon "
+            "--unlock` reading the password from stdin)",
             ExitCode.STORAGE_UNAVAILABLE,
         )
-    return Check("secret service", "ok", "reachable on D-Bus and unlocked")
+    detail = {
+        "no session": "no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)",
+        "absent": "no Secret Service answers on D-Bus",
+    }.get(state, state.removeprefix("error: "))
+    return Check(
+        "secret service", "fail", detail, SECRET_SERVICE_RECIPE, ExitCode.STORAGE_UNAVAILABLE
+    )
 
 
 def _session_checks(ports: list[int]) -> list[Check]:

@@ -1,10 +1,19 @@
 """Console entry point.
 
-``spconnect token`` is called in loops by shell scripts, so when a valid token is cached
-it is answered here, from the cache file, before Typer, Rich, httpx, keyring or pydantic
-are imported (about a second of imports together; design, "Speed"). Anything this fast
-path is not sure about (another command, an unknown flag, a missing, stale or corrupt
-cache entry) falls through to the full CLI, which does the same job the slow way.
+``spconnect token`` is called in loops by shell scripts, often fifty at a time, so it is
+answered here without the Typer CLI (design, "Speed"; issue 7):
+
+1. A fresh cache entry is printed straight from the cache file, before Typer, Rich, httpx,
+   keyring or pydantic are imported (about a second of imports together).
+2. A stale or missing one: take the profile's refresh lock (standard library only) and
+   read the cache again, since another process may have refreshed while this one waited;
+   most of a herd of parallel callers ends here, never having opened the keyring.
+3. Only the lock holder loads the refresh path (tokens.py: config, secret store, LWA over
+   httpx; still no Typer, Rich, questionary or pydantic), refreshes, and prints.
+
+Errors on that path render exactly as the CLI renders them (report.py). Anything the fast
+path does not know (another command, -v, --help, an unknown or malformed flag) goes to
+the full CLI, which does the same job the slow way and explains usage errors.
 """
 
 from __future__ import annotations
@@ -17,17 +26,22 @@ _VALUE_FLAGS = {
     "--profile": "profile",
     "--format": "format",
     "--min-ttl": "min_ttl",
+    "--grantless": "grantless",
 }
+_SWITCHES = {"--force-refresh": "force_refresh"}
+_GRANTLESS_SCOPES = ("notifications", "rotation")  # as cli/token_cmd.py and amazon/lwa.py
 
 
-def _parse_fast_token_args(args: list[str]) -> dict[str, str] | None:
-    """Parse ``token`` flags the fast path can serve; None means "let the CLI decide"."""
+def _parse_token_args(args: list[str]) -> dict[str, str] | None:
+    """Parse ``token`` flags this path can serve; None means "let the CLI decide"."""
     options: dict[str, str] = {}
     i = 0
     while i < len(args):
         arg = args[i]
         name, sep, inline = arg.partition("=")
-        if name in _VALUE_FLAGS and (sep or name == "-p" or name.startswith("--")):
+        if arg in _SWITCHES:
+            options[_SWITCHES[arg]] = "1"
+        elif name in _VALUE_FLAGS and (sep or name == "-p" or name.startswith("--")):
             if sep:
                 value = inline
             elif i + 1 < len(args):
@@ -39,76 +53,173 @@ def _parse_fast_token_args(args: list[str]) -> dict[str, str] | None:
         elif arg.startswith("-p") and len(arg) > 2 and "=" not in arg:
             options["profile"] = arg[2:]
         else:
-            return None  # --force-refresh, --grantless, -v, --help, typos: not ours
+            return None  # -v, --help, typos: not ours
         i += 1
     return options
 
 
-def _serve_cached_token(args: list[str]) -> bool:
-    """Print a cached token and return True, or return False to fall through."""
-    options = _parse_fast_token_args(args)
-    if options is None:
-        return False
+def _print_token(
+    fmt: str,
+    *,
+    access_token: str,
+    expires_at: float,
+    profile: str,
+    region: str,
+    endpoint: str,
+    selling_partner_id: object,
+) -> None:
+    from spconnect.token_output import render
 
-    from spconnect.names import is_profile_name
-    from spconnect.store import cache
-    from spconnect.token_output import FORMATS, render
+    text = render(
+        fmt,
+        access_token=access_token,
+        expires_at=expires_at,
+        profile=profile,
+        region=region,
+        endpoint=endpoint,
+        selling_partner_id=selling_partner_id if isinstance(selling_partner_id, str) else None,
+    )
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
-    profile = options.get("profile") or os.environ.get("SPCONNECT_PROFILE") or "default"
-    fmt = options.get("format", "raw")
-    if fmt not in FORMATS or not is_profile_name(profile):
-        return False
-    try:
-        min_ttl = float(options.get("min_ttl", "0"))
-    except ValueError:
-        return False
-    if not 0 <= min_ttl < 86400:
-        return False
 
-    entry = cache.read_entry(profile)
-    if entry is None or not cache.is_usable(entry, min_ttl):
-        return False
-    env_refresh_token = os.environ.get("SPCONNECT_REFRESH_TOKEN")
-    if env_refresh_token or entry.get("storage") == "env":
-        # storage = "env": the refresh token is known here, so check the entry is its own;
-        # with the variable unset, let the CLI say so rather than serve a leftover token.
-        from spconnect.names import clean_pasted
-
-        refresh_token = clean_pasted(env_refresh_token or "")
-        key = cache.credential_key(str(entry["client_id"]), refresh_token)
-        if not refresh_token or not cache.matches(entry, key):
-            return False
-
+def _print_entry(fmt: str, profile: str, entry: dict[str, object]) -> None:
     from spconnect.amazon.endpoints import spapi_endpoint
 
     region = str(entry["region"])
-    sp_id = entry.get("selling_partner_id")
-    text = render(
+    _print_token(
         fmt,
         access_token=str(entry["access_token"]),
         expires_at=float(entry["expires_at"]),  # type: ignore[arg-type]
         profile=profile,
         region=region,
         endpoint=spapi_endpoint(region, bool(entry.get("sandbox"))),
-        selling_partner_id=sp_id if isinstance(sp_id, str) else None,
+        selling_partner_id=entry.get("selling_partner_id"),
     )
-    sys.stdout.write(text)
-    sys.stdout.flush()
+
+
+class _Request:
+    """A ``token`` call this path can serve, with its flags checked."""
+
+    def __init__(self, options: dict[str, str]) -> None:
+        self.profile = options.get("profile") or os.environ.get("SPCONNECT_PROFILE") or "default"
+        self.format = options.get("format", "raw")
+        self.min_ttl = float(options.get("min_ttl", "0"))  # ValueError: the CLI explains
+        self.grantless = options.get("grantless")
+        self.force_refresh = "force_refresh" in options
+
+    def valid(self) -> bool:
+        from spconnect.names import is_profile_name
+        from spconnect.token_output import FORMATS
+
+        return (
+            self.format in FORMATS
+            and is_profile_name(self.profile)
+            and 0 <= self.min_ttl < 86400
+            and (self.grantless is None or self.grantless in _GRANTLESS_SCOPES)
+        )
+
+
+def _serve_cached_token(request: _Request) -> bool:
+    """Print a fresh cached token and return True, or return False."""
+    from spconnect.store import cache
+
+    if request.grantless is not None or request.force_refresh:
+        return False
+    entry = cache.fresh_entry(request.profile, request.min_ttl)
+    if entry is None:
+        return False
+    _print_entry(request.format, request.profile, entry)
     return True
+
+
+def _obtain_and_print(request: _Request) -> None:
+    from spconnect import tokens
+    from spconnect.workspace import Workspace
+
+    ws = Workspace()
+    if request.grantless is not None:
+        token = tokens.grantless_token(
+            ws,
+            request.profile,
+            request.grantless,
+            min_ttl=request.min_ttl,
+            force_refresh=request.force_refresh,
+        )
+    else:
+        token = tokens.access_token(
+            ws, request.profile, min_ttl=request.min_ttl, force_refresh=request.force_refresh
+        )
+    _print_token(
+        request.format,
+        access_token=token.access_token,
+        expires_at=token.expires_at,
+        profile=token.profile,
+        region=token.region,
+        endpoint=token.endpoint,
+        selling_partner_id=token.selling_partner_id,
+    )
+
+
+def _refresh_token_path(request: _Request) -> int:
+    """Steps 2 and 3 of the module docstring; returns the exit status."""
+    from spconnect.errors import SpconnectError
+
+    try:
+        if request.grantless is None:
+            from spconnect.store import cache
+            from spconnect.store.lock import RefreshLock
+
+            with RefreshLock(cache.lock_path(request.profile), what=f"profile {request.profile!r}"):
+                if not request.force_refresh:
+                    entry = cache.fresh_entry(request.profile, request.min_ttl)
+                    if entry is not None:
+                        _print_entry(request.format, request.profile, entry)
+                        return 0
+                # Still holding the lock (it is re-entrant): tokens.py checks once more and
+                # refreshes, and every waiter behind us finds the new entry.
+                _obtain_and_print(request)
+        else:
+            _obtain_and_print(request)  # the app's grantless cache: tokens.py locks it
+    except SpconnectError as error:
+        from spconnect.report import report_error
+
+        return report_error(error)
+    except Exception as error:
+        from spconnect.report import report_unexpected
+
+        return report_unexpected(error, verbose=False)
+    return 0
+
+
+def _token(args: list[str]) -> int | None:
+    """Serve ``spconnect token ARGS``; None hands the call to the full CLI."""
+    try:
+        options = _parse_token_args(args)
+        if options is None:
+            return None
+        request = _Request(options)
+        if not request.valid():
+            return None
+        if _serve_cached_token(request):
+            return 0
+    except Exception:
+        # Anything odd about the cache or the flags: the full CLI does the same job the
+        # slow way and reports real problems properly. The fast path never fails.
+        return None
+    return _refresh_token_path(request)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "token":
         try:
-            if _serve_cached_token(args[1:]):
-                return 0
-        except Exception:  # noqa: S110 - see below
-            # Anything odd about the cache or the flags: the full CLI does the same job
-            # the slow way and reports real problems properly. The fast path never fails.
-            pass
+            status = _token(args[1:])
         except KeyboardInterrupt:
+            sys.stderr.write("\ninterrupted\n")
             return 130
+        if status is not None:
+            return status
     from spconnect.cli.main import run
 
     return run(args)

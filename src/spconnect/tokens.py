@@ -1,9 +1,16 @@
 """Getting a valid access token for a profile: from the cache when it is fresh, else by
 one refresh under a per-profile lock (design, "Cross-process refresh").
 
-Fifty processes that find the cache stale all queue on the lock; the first refreshes and
-writes the cache, and every later one re-reads the cache after taking the lock and finds
-the new token, so Amazon sees exactly one request.
+The order is the point (issue 7): a fresh cache entry is served without opening the
+secret store; a stale one is re-read after taking the lock, because another process may
+have refreshed meanwhile; only the lock holder reads the client secret and refresh token
+and asks Amazon. Fifty processes that find the cache stale therefore make one LWA request
+and one keyring session between them. The same order serves the CLI (entry.py takes the
+lock before importing this module), the Python API (access.py), grantless tokens and
+``status --check``.
+
+Nothing here imports Typer, Rich, questionary or pydantic: this is the refresh path of
+``spconnect token``, measured against ``python -c pass`` in benchmarks/.
 """
 
 from __future__ import annotations
@@ -13,33 +20,25 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from spconnect.access import AccessToken, check_min_ttl
 from spconnect.amazon import lwa as lwa_module
-from spconnect.amazon.endpoints import spapi_endpoint
-from spconnect.errors import AmazonUnavailable, NotSetUp, SpconnectError, UsageError
+from spconnect.errors import NotSetUp, SpconnectError, UsageError
 from spconnect.names import clean_pasted
 from spconnect.redaction import register_secret
 from spconnect.store import cache, files, history, paths
 from spconnect.store.config import AppConfig, ProfileConfig
+from spconnect.store.lock import LOCK_TIMEOUT_SECONDS, RefreshLock
 from spconnect.store.secrets import app_key, profile_key, token_cache_key
 from spconnect.workspace import Workspace
 
-if TYPE_CHECKING:
-    from filelock import FileLock
-
-LOCK_TIMEOUT_SECONDS = 90.0
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    access_token: str
-    expires_at: float
-    profile: str
-    region: str
-    endpoint: str
-    selling_partner_id: str | None
-    refreshed: bool  # True when this call asked Amazon for it
+__all__ = [
+    "LOCK_TIMEOUT_SECONDS",
+    "AccessToken",
+    "access_token",
+    "check_min_ttl",
+    "grantless_token",
+]
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,28 @@ def credentials(ws: Workspace, profile_name: str) -> Credentials:
 
 
 def read_cached(ws: Workspace, name: str) -> dict[str, object] | None:
+    """The profile's entry, fresh or not (for ``status``); the keyring is read only with
+    ``token_cache = "keyring"``."""
     if ws.config.token_cache == "keyring":
         raw = ws.secrets.get(token_cache_key(name))
-        return cache.parse_entry(raw.encode()) if raw else None
+        entry = cache.parse_entry(raw.encode()) if raw else None
+        return entry if entry is not None and entry.get("profile") == name else None
     return cache.read_entry(name)
+
+
+def _servable(ws: Workspace, name: str, min_ttl: float) -> dict[str, object] | None:
+    """A cached entry that can be served as it is, without reading any secret."""
+    if ws.config.token_cache == "keyring":
+        entry = read_cached(ws, name)
+        if entry is None or not cache.is_usable(entry, min_ttl):
+            return None
+    else:
+        entry = cache.fresh_entry(name, min_ttl)
+    # The config may have been edited by hand to another app or client id since.
+    app = ws.config.apps.get(ws.config.profile(name).app)
+    if entry is None or app is None or entry.get("client_id") != app.client_id:
+        return None
+    return entry
 
 
 def write_cached(ws: Workspace, name: str, entry: dict[str, object]) -> None:
@@ -149,70 +166,26 @@ def profile_entry(
     )
 
 
-def _token_from_entry(name: str, entry: dict[str, object], refreshed: bool) -> AccessToken:
-    sp_id = entry.get("selling_partner_id")
-    region = str(entry["region"])
-    return AccessToken(
-        access_token=str(entry["access_token"]),
-        expires_at=float(entry["expires_at"]),  # type: ignore[arg-type]
-        profile=name,
-        region=region,
-        endpoint=spapi_endpoint(region, bool(entry.get("sandbox"))),
-        selling_partner_id=sp_id if isinstance(sp_id, str) else None,
-        refreshed=refreshed,
-    )
-
-
-def _acquire(lock: FileLock, what: str) -> None:
-    from filelock import Timeout
-
-    try:
-        lock.acquire()
-    except Timeout:
-        raise AmazonUnavailable(
-            f"another spconnect process has held the refresh lock for {what} for over "
-            f"{LOCK_TIMEOUT_SECONDS:g} s",
-            "it may be stuck waiting on Amazon; try again, or remove the .lock file in "
-            f"{paths.tokens_dir()}",
-        ) from None
-
-
-def check_min_ttl(min_ttl: float) -> None:
-    # Amazon's access tokens live one hour (amazon.md section 6); asking for more than
-    # that could never be satisfied and would refresh on every call.
-    if not 0 <= min_ttl <= 3000:
-        raise UsageError(
-            f"--min-ttl {min_ttl:g} is out of range",
-            "use 0 to 3000 seconds (access tokens live one hour)",
-        )
-
-
 def _cached_or_refreshed(
     *,
-    read: Callable[[], dict[str, object] | None],
+    servable: Callable[[], dict[str, object] | None],
     write: Callable[[dict[str, object]], None],
     refresh: Callable[[], dict[str, object]],
-    key: str,
     min_ttl: float,
     force_refresh: bool,
     lock_file: str,
     what: str,
 ) -> tuple[dict[str, object], bool]:
-    """The cache protocol: serve a fresh entry, else refresh once under the lock."""
+    """The cache protocol: serve a fresh entry, else refresh once under the lock.
 
-    def fresh() -> dict[str, object] | None:
-        entry = read()
-        if entry and cache.matches(entry, key) and cache.is_usable(entry, min_ttl):
-            return entry
-        return None
-
-    if not force_refresh and (entry := fresh()):
+    ``servable`` must not read secrets; ``refresh`` reads them, and runs only in the lock
+    holder.
+    """
+    if not force_refresh and (entry := servable()):
         return entry, False
-    lock = files.private_lock(lock_file, LOCK_TIMEOUT_SECONDS)
-    _acquire(lock, what)
-    try:
+    with RefreshLock(lock_file, LOCK_TIMEOUT_SECONDS, what):
         # Another process may have refreshed while we waited for the lock.
-        if not force_refresh and (entry := fresh()):
+        if not force_refresh and (entry := servable()):
             return entry, False
         entry = refresh()
         expires_in = float(entry["expires_at"]) - time.time()  # type: ignore[arg-type]
@@ -223,8 +196,6 @@ def _cached_or_refreshed(
             )
         write(entry)
         return entry, True
-    finally:
-        lock.release()
 
 
 def access_token(
@@ -232,9 +203,10 @@ def access_token(
 ) -> AccessToken:
     """A token valid for at least ``min_ttl`` seconds, refreshing once if needed."""
     check_min_ttl(min_ttl)
-    creds = credentials(ws, name)
+    ws.config.app(ws.config.profile(name).app)  # unknown profile or app: exit 3 first
 
     def refresh() -> dict[str, object]:
+        creds = credentials(ws, name)
         try:
             grant = ws.lwa.refresh(
                 client_id=creds.app.client_id,
@@ -249,16 +221,20 @@ def access_token(
         return profile_entry(ws, name, creds, grant)
 
     entry, refreshed = _cached_or_refreshed(
-        read=lambda: read_cached(ws, name),
+        servable=lambda: _servable(ws, name, min_ttl),
         write=lambda entry: write_cached(ws, name, entry),
         refresh=refresh,
-        key=cache.credential_key(creds.app.client_id, creds.refresh_token),
         min_ttl=min_ttl,
         force_refresh=force_refresh,
         lock_file=cache.lock_path(name),
         what=f"profile {name!r}",
     )
-    return _token_from_entry(name, entry, refreshed)
+    return AccessToken.from_entry(name, entry, refreshed)
+
+
+def grantless_path(app_name: str, scope_name: str) -> str:
+    """Grantless tokens belong to the app, not to an account: one cache per app and scope."""
+    return os.path.join(paths.cache_dir(), "grantless", f"{app_name}.{scope_name}.json")
 
 
 def grantless_token(
@@ -279,23 +255,23 @@ def grantless_token(
             f"app {profile.app!r} is a vendor app; grantless tokens are for seller apps only",
             "use a seller app's profile",
         )
-    secret = client_secret_of(ws, profile.app)
-    # Grantless tokens belong to the app, not to an account: one cache per app and scope.
-    path = os.path.join(paths.cache_dir(), "grantless", f"{profile.app}.{scope_name}.json")
+    path = grantless_path(profile.app, scope_name)
+    # The key needs no secret (client id and scope), so a fresh entry is checked and
+    # served without opening the secret store.
     key = cache.credential_key(app.client_id, scope)
 
-    def read() -> dict[str, object] | None:
-        try:
-            with open(path, "rb") as handle:
-                return cache.parse_entry(handle.read())
-        except OSError:
-            return None
+    def servable() -> dict[str, object] | None:
+        raw = cache.read_trusted(path)
+        entry = cache.parse_entry(raw) if raw is not None else None
+        if entry and cache.matches(entry, key) and cache.is_usable(entry, min_ttl):
+            return entry
+        return None
 
     def refresh() -> dict[str, object]:
         grant = ws.lwa.client_credentials(
             scope=scope,
             client_id=app.client_id,
-            client_secret=secret,
+            client_secret=client_secret_of(ws, profile.app),
             context=lwa_module.FailureContext(profile=name, app=profile.app),
         )
         return make_entry(
@@ -309,13 +285,12 @@ def grantless_token(
         )
 
     entry, refreshed = _cached_or_refreshed(
-        read=read,
+        servable=servable,
         write=lambda entry: files.write_private(path, json.dumps(entry, sort_keys=True).encode()),
         refresh=refresh,
-        key=key,
         min_ttl=min_ttl,
         force_refresh=force_refresh,
         lock_file=path + ".lock",
         what=f"app {profile.app!r} ({scope_name})",
     )
-    return _token_from_entry(name, entry, refreshed)
+    return AccessToken.from_entry(name, entry, refreshed)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import Annotated
 
 import typer
 
 from spconnect._version import __version__
 from spconnect.errors import ExitCode, SpconnectError
-from spconnect.redaction import redact
+from spconnect.report import report_error, report_unexpected
 
 app = typer.Typer(
     name="spconnect",
@@ -53,13 +52,6 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _report(error: SpconnectError) -> int:
-    sys.stderr.write(redact(f"error: {error.message}") + "\n")
-    if error.hint:
-        sys.stderr.write(redact(error.hint) + "\n")
-    return error.exit_code
-
-
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; returns the exit status (never raises)."""
     verbose = any(a in ("-v", "--verbose") for a in args)
@@ -71,18 +63,10 @@ def run(args: list[str]) -> int:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else ExitCode.UNEXPECTED)
     except SpconnectError as error:
-        return _report(error)
+        return report_error(error)
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         return ExitCode.INTERRUPTED
     except Exception as error:
-        # A bug. Print a short, redacted hint; the trace only with -v, and redacted too.
-        if verbose:
-            sys.stderr.write(redact("".join(traceback.format_exception(error))))
-        sys.stderr.write(
-            redact(f"spconnect: unexpected error: {type(error).__name__}: {error}") + "\n"
-        )
-        if not verbose:
-            sys.stderr.write("run again with -v for details, and please report it\n")
-        return ExitCode.UNEXPECTED
+        return report_unexpected(error, verbose=verbose)
     return ExitCode.OK

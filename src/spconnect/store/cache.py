@@ -21,6 +21,8 @@ CACHE_VERSION = 1
 # Refresh when less than this is left (amazon.md section 6: Amazon's SDKs refresh
 # 30-60 s early; five minutes also absorbs modest clock skew). Configurable per config.
 DEFAULT_REFRESH_MARGIN = 300
+# Entries are a few hundred bytes; tokens are at most 2048 bytes (amazon.md section 1).
+MAX_ENTRY_BYTES = 64 * 1024
 
 
 def cache_path(profile: str) -> str:
@@ -102,13 +104,89 @@ def parse_entry(raw: bytes) -> dict[str, object] | None:
     return entry
 
 
-def read_entry(profile: str) -> dict[str, object] | None:
+def _trusted(st: os.stat_result, want_dir: bool) -> bool:
+    """Whether a file or directory may be believed: ours, and writable by nobody else.
+
+    A token planted in a shared or hijacked cache directory by another local user must
+    never be served (issue 8). POSIX only: on Windows the per-user profile directory's ACL
+    is what protects the cache, and no owner or mode check is made here.
+    """
+    import stat
+
+    kind_ok = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
+    if not kind_ok:
+        return False
+    if os.name != "posix":  # pragma: no cover - Windows cannot run here
+        return True
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def read_trusted(path: str) -> bytes | None:
+    """The bytes of a cache file whose directory and file pass ``_trusted``; else None.
+
+    Symlinks are refused for both (lstat on the directory, O_NOFOLLOW on the file), so
+    neither can be redirected to a file someone else controls.
+    """
     try:
-        with open(cache_path(profile), "rb") as handle:
-            raw = handle.read()
+        if not _trusted(os.lstat(os.path.dirname(path)), want_dir=True):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
-    return parse_entry(raw)
+    try:
+        if not _trusted(os.fstat(fd), want_dir=False):
+            return None
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > MAX_ENTRY_BYTES:
+                return None  # no real entry is this large
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_entry(profile: str) -> dict[str, object] | None:
+    """The cached entry of ``profile``, only if it is that profile's (not a copy of another
+    profile's file) and comes from a trusted file."""
+    raw = read_trusted(cache_path(profile))
+    entry = parse_entry(raw) if raw is not None else None
+    if entry is None or entry.get("profile") != profile:
+        return None
+    return entry
+
+
+def env_refresh_token() -> str | None:
+    """The refresh token ``storage = "env"`` supplies, cleaned as a paste would be."""
+    from spconnect.names import clean_pasted
+
+    value = os.environ.get("SPCONNECT_REFRESH_TOKEN")
+    return clean_pasted(value) if value else None
+
+
+def fresh_entry(
+    profile: str, min_ttl: float = 0, now: float | None = None
+) -> dict[str, object] | None:
+    """The profile's cached entry if it can be served as it is, without the secret store.
+
+    Everything that changes a profile's credentials rewrites or deletes its entry, so a
+    trusted, unexpired entry is the current one. The exception is ``storage = "env"``,
+    where the refresh token changes with the environment: there the entry must be the
+    current variable's (and with the variable unset nothing is served, so that the caller
+    says what is missing rather than serving a leftover token).
+    """
+    entry = read_entry(profile)
+    if entry is None or not is_usable(entry, min_ttl, now):
+        return None
+    refresh_token = env_refresh_token()
+    if refresh_token or entry.get("storage") == "env":
+        if not refresh_token:
+            return None
+        if not matches(entry, credential_key(str(entry["client_id"]), refresh_token)):
+            return None
+    return entry
 
 
 def is_usable(entry: dict[str, object], min_ttl: float = 0, now: float | None = None) -> bool:

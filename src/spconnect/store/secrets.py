@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -61,8 +63,65 @@ class SecretStore(Protocol):
     def delete(self, key: str) -> bool: ...
 
 
-def run_with_timeout(func: Callable[[], T], timeout: float, what: str) -> T:
-    """Run a keyring call in a daemon thread; give up with exit 7 after ``timeout``."""
+# Opening the keyring (`keyring.get_keyring()`: backend discovery, imports, the D-Bus
+# handshake) took up to 5.1 s of wall time on the 2-core build machine when 50 processes
+# started at once, nearly all of it waiting for a CPU, not for the keyring (issue 7;
+# benchmarks/token_speed.py prints the figure). The refresh lock now lets one process at a
+# time open it; beyond that, a timeout must tell a busy machine from a locked or hung
+# keyring. So halfway through the timeout a still-unanswered call asks the Secret Service
+# itself (one D-Bus property read, no prompt): locked fails at once; unlocked and answering
+# means the call is slow, not stuck, and it gets up to BUSY_GRACE x the timeout; no answer
+# fails at the timeout as hung.
+BUSY_GRACE = 4.0
+_UNLOCK_HINT = (
+    "unlock it (log in graphically, or `gnome-keyring-daemon --unlock` reading the password "
+    "from stdin); `spconnect doctor` shows how"
+)
+SECRET_SERVICE_PROBE_SECONDS = 2.0
+
+
+def secret_service_state() -> str:
+    """What the Secret Service says of itself, without prompting: "unlocked", "locked",
+    "no session" (no D-Bus session bus), "absent" (nothing answers on the bus) or
+    "error: ..." (Linux and other freedesktop systems; elsewhere "absent")."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return "no session"
+    try:
+        import secretstorage
+
+        connection = secretstorage.dbus_init()
+        try:
+            if not secretstorage.check_service_availability(connection):
+                return "absent"
+            locked = secretstorage.get_default_collection(connection).is_locked()
+            return "locked" if locked else "unlocked"
+        finally:
+            connection.close()
+    except ImportError:
+        return "absent"
+    except Exception as error:
+        return redact(f"error: {type(error).__name__}: {error}")
+
+
+def _probe_secret_service(timeout: float) -> str | None:
+    """``secret_service_state()`` within ``timeout`` seconds; None when it did not answer."""
+    box: list[str] = []
+    probe = threading.Thread(
+        target=lambda: box.append(secret_service_state()), name="spconnect-probe", daemon=True
+    )
+    probe.start()
+    probe.join(timeout)
+    return box[0] if box else None
+
+
+def run_with_timeout(
+    func: Callable[[], T], timeout: float, what: str, *, secret_service: bool = False
+) -> T:
+    """Run a keyring call in a daemon thread; give up with exit 7 after ``timeout``.
+
+    ``secret_service``: the call goes to the Secret Service, which can then be asked
+    whether it is locked or merely slow (see BUSY_GRACE above).
+    """
     box: dict[str, object] = {}
 
     def target() -> None:
@@ -72,8 +131,23 @@ def run_with_timeout(func: Callable[[], T], timeout: float, what: str) -> T:
             box["error"] = exc
 
     thread = threading.Thread(target=target, name="spconnect-keyring", daemon=True)
+    started = time.monotonic()
     thread.start()
-    thread.join(timeout)
+    thread.join(timeout / 2 if secret_service else timeout)
+    if thread.is_alive() and secret_service:
+        state = _probe_secret_service(min(SECRET_SERVICE_PROBE_SECONDS, timeout / 2))
+        if state == "locked":
+            raise StorageUnavailable(
+                f"the keyring is locked ({what} is waiting for a password)", _UNLOCK_HINT
+            )
+        busy = state == "unlocked"
+        thread.join(max(0.0, started + timeout * (BUSY_GRACE if busy else 1) - time.monotonic()))
+        if thread.is_alive() and busy:
+            raise StorageUnavailable(
+                f"the keyring is unlocked and answering, but {what} took over "
+                f"{timeout * BUSY_GRACE:g} s: this machine is very busy",
+                f"try again, or raise keyring_timeout in config.toml (now {timeout:g} s)",
+            )
     if thread.is_alive():
         raise StorageUnavailable(
             f"the keyring did not answer within {timeout:g} s ({what})",
@@ -85,6 +159,9 @@ def run_with_timeout(func: Callable[[], T], timeout: float, what: str) -> T:
             raise error
         assert isinstance(error, BaseException)
         detail = redact(f"{type(error).__name__}: {error}")
+        if type(error).__name__ == "KeyringLocked":
+            # A locked collection and no one to type the password (no desktop prompt).
+            raise StorageUnavailable(f"the keyring is locked ({what}): {detail}", _UNLOCK_HINT)
         raise StorageUnavailable(
             f"the keyring failed ({what}): {detail}",
             "is it unlocked? run `spconnect doctor`",
@@ -131,6 +208,24 @@ def check_secret_size(description: str, key: str, value: str) -> None:
         )
 
 
+def _on_freedesktop() -> bool:
+    # Where keyring's default is the Secret Service and no other backend was forced.
+    return sys.platform.startswith(("linux", "freebsd")) and not os.environ.get(
+        "PYTHON_KEYRING_BACKEND"
+    )
+
+
+def _is_secret_service(backend: object) -> bool:
+    try:
+        from keyring.backends.SecretService import Keyring as SecretServiceKeyring
+    except ImportError:  # pragma: no cover - keyring always ships it
+        return False
+    if isinstance(backend, SecretServiceKeyring):
+        return True
+    inner: list[object] = list(getattr(backend, "backends", None) or [])  # a ChainerBackend
+    return bool(inner) and isinstance(inner[0], SecretServiceKeyring)
+
+
 class KeyringStore:
     kind = "keyring"
     writable = True
@@ -140,8 +235,12 @@ class KeyringStore:
         self.timeout = timeout
         import keyring
 
-        backend = run_with_timeout(keyring.get_keyring, timeout, "opening the keyring")
+        # Opening: whichever backend comes out, a healthy Secret Service means "slow".
+        backend = run_with_timeout(
+            keyring.get_keyring, timeout, "opening the keyring", secret_service=_on_freedesktop()
+        )
         self.description, self.secure = describe_backend(backend)
+        self._secret_service = _is_secret_service(backend)
         if not self.secure:
             raise StorageUnavailable(
                 f"no secure secret storage is available ({self.description})", WAYS_OUT
@@ -150,7 +249,10 @@ class KeyringStore:
 
     def get(self, key: str) -> str | None:
         value: str | None = run_with_timeout(
-            lambda: self._backend.get_password(self.service, key), self.timeout, f"reading {key}"
+            lambda: self._backend.get_password(self.service, key),
+            self.timeout,
+            f"reading {key}",
+            secret_service=self._secret_service,
         )
         register_secret(value)
         return value
@@ -162,6 +264,7 @@ class KeyringStore:
             lambda: self._backend.set_password(self.service, key, value),
             self.timeout,
             f"writing {key}",
+            secret_service=self._secret_service,
         )
 
     def delete(self, key: str) -> bool:
@@ -174,7 +277,9 @@ class KeyringStore:
                 return False
             return True
 
-        return run_with_timeout(remove, self.timeout, f"deleting {key}")
+        return run_with_timeout(
+            remove, self.timeout, f"deleting {key}", secret_service=self._secret_service
+        )
 
 
 class FileStore:
