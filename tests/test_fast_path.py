@@ -337,3 +337,71 @@ def test_token_cache_in_the_keyring_keeps_no_file(
     cli.ok("logout")
     assert keyring.get_password(cli.keyring_service, "cache:default") is None
     assert emulator.count("refresh_token") == before
+
+
+def planted(cli: Cli, where: Path) -> str:
+    """Copy the profile's entry to ``where`` with a planted token; return that token."""
+    entry = json.loads(cache_file(cli).read_text())
+    entry["access_token"] = "Atza|planted-by-another-user"
+    where.write_text(json.dumps(entry))
+    return str(entry["access_token"])
+
+
+def test_a_group_or_world_writable_cache_file_is_not_believed(cli: Cli, seller: Seller) -> None:
+    cli.ok("token")
+    token = planted(cli, cache_file(cli))
+    os.chmod(cache_file(cli), 0o666)
+    result = cli.ok("token")
+    assert token not in result.stdout and result.stdout.startswith("Atza|")
+    assert os.stat(cache_file(cli)).st_mode & 0o777 == 0o600  # replaced by a private one
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_a_cache_file_of_another_user_is_not_believed(cli: Cli, seller: Seller) -> None:
+    cli.ok("token")
+    token = planted(cli, cache_file(cli))
+    os.chown(cache_file(cli), 65534, 65534)  # nobody
+    result = cli.ok("token")
+    assert token not in result.stdout and result.stdout.startswith("Atza|")
+
+
+def test_a_symlinked_cache_file_is_not_followed(cli: Cli, seller: Seller, tmp_path: Path) -> None:
+    cli.ok("token")
+    elsewhere = tmp_path / "elsewhere.json"
+    token = planted(cli, elsewhere)
+    os.chmod(elsewhere, 0o600)
+    cache_file(cli).unlink()
+    cache_file(cli).symlink_to(elsewhere)
+    result = cli.ok("token")
+    assert token not in result.stdout and result.stdout.startswith("Atza|")
+
+
+def test_a_symlinked_tokens_directory_is_refused_and_its_target_left_alone(
+    cli: Cli, seller: Seller, tmp_path: Path
+) -> None:
+    cli.ok("token")
+    target = tmp_path / "shared-tokens"
+    target.mkdir()
+    token = planted(cli, target / "default.json")
+    os.chmod(target / "default.json", 0o600)
+    os.chmod(target, 0o755)
+    tokens_dir = cli.cache_dir / "tokens"
+    for path in tokens_dir.iterdir():
+        path.unlink()
+    tokens_dir.rmdir()
+    tokens_dir.symlink_to(target)
+    result = cli.run("token")
+    assert result.returncode == ExitCode.STORAGE_UNAVAILABLE
+    assert token not in result.output
+    assert "symbolic link" in result.stderr and str(tokens_dir) in result.stderr
+    assert os.stat(target).st_mode & 0o777 == 0o755  # never chmod-ed through the link
+
+
+def test_removing_an_app_removes_its_grantless_tokens(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    cli.ok("token", "--grantless", "notifications")
+    grantless = cli.cache_dir / "grantless" / "demo.notifications.json"
+    assert grantless.exists()
+    cli.ok("app", "remove", "demo")
+    assert not grantless.exists()

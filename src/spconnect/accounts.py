@@ -68,6 +68,7 @@ def remove_app(ws: Workspace, name: str) -> list[str]:
     orphans = ws.config.profiles_of_app(name)
     for profile in orphans:
         tokens.invalidate_cached(ws, profile)
+    tokens.forget_grantless(name)
     if ws.secrets.writable:
         ws.secrets.delete(app_key(name))
     with editing_config() as config:

@@ -237,6 +237,12 @@ def grantless_path(app_name: str, scope_name: str) -> str:
     return os.path.join(paths.cache_dir(), "grantless", f"{app_name}.{scope_name}.json")
 
 
+def forget_grantless(app_name: str) -> None:
+    """Delete an app's grantless tokens (when the app is removed)."""
+    for scope_name in lwa_module.GRANTLESS_SCOPES:
+        files.remove_file(grantless_path(app_name, scope_name))
+
+
 def grantless_token(
     ws: Workspace, name: str, scope_name: str, *, min_ttl: float = 0, force_refresh: bool = False
 ) -> AccessToken:
