@@ -8,6 +8,7 @@ working credential (new secrets are proven first, stored second, old ones droppe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 
@@ -15,9 +16,22 @@ from spconnect import tokens
 from spconnect.amazon import ids
 from spconnect.amazon.lwa import FailureContext, TokenGrant
 from spconnect.amazon.marketplaces import Marketplace
-from spconnect.errors import AuthorizationRejected, NotSetUp, UsageError
+from spconnect.errors import (
+    AuthorizationRejected,
+    LoginIncomplete,
+    NotSetUp,
+    StorageUnavailable,
+    UsageError,
+)
 from spconnect.store import history
-from spconnect.store.config import AppConfig, ProfileConfig, editing_config, now_utc, today_utc
+from spconnect.store.config import (
+    AppConfig,
+    Config,
+    ProfileConfig,
+    editing_config,
+    now_utc,
+    today_utc,
+)
 from spconnect.store.secrets import app_key, profile_key
 from spconnect.workspace import Workspace
 
@@ -114,6 +128,8 @@ def set_app_secret(ws: Workspace, name: str, client_secret: str) -> SecretChange
         return SecretChange(verified_with=None)
     profile, creds, grant = proof
     tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
+    # The proof is a successful refresh: `status` must stop reporting the rejected secret.
+    history.record_refresh(profile, ok=True, clock_skew=grant.clock_skew)
     return SecretChange(verified_with=profile)
 
 
@@ -159,15 +175,31 @@ def store_authorization(
     grant: TokenGrant,
     selling_partner_id: str | None,
 ) -> LoginResult:
-    """Store a proven refresh token and its profile; rewrite the cache with ``grant``.
+    """Commit a proven authorization: validate everything, then write it as one unit.
 
+    Nothing is written until every value has been checked (a malformed selling partner id
+    in Amazon's answer fails here, before the keyring is touched). Then the old cache entry
+    goes first (so no stale token can outlive what follows), the refresh token second, the
+    profile third; if the profile cannot be saved the keyring gets its previous value back,
+    so a failed login leaves the previous state intact (design, "Security rules").
     ``client_secret`` is the one that proved the token (the caller holds it already, so
-    the keyring is not asked twice)."""
+    the keyring is not asked twice).
+    """
     app = ws.config.app(app_name)
-    ws.secrets.set(profile_key(profile), refresh_token)
-    with editing_config() as config:
+    ids.check_profile_name(profile)
+    if selling_partner_id is not None:
+        try:
+            selling_partner_id = ids.check_selling_partner_id(selling_partner_id)
+        except UsageError as error:
+            raise LoginIncomplete(
+                f"Amazon's answer is not usable: {error.message}; nothing was stored",
+                "start the login again; if it repeats, the address was tampered with",
+            ) from None
+    refresh_token = ids.check_refresh_token(refresh_token)
+
+    def profile_entry_in(config: Config) -> ProfileConfig:
         previous = config.profiles.get(profile)
-        config.profiles[profile] = ProfileConfig(
+        return ProfileConfig(
             app=app_name,
             region=marketplace.region,
             marketplace=marketplace.marketplace_id,
@@ -177,6 +209,21 @@ def store_authorization(
             authorized_at=now_utc(),
             sandbox=previous.sandbox if previous else False,
         )
+
+    profile_entry_in(ws.config)  # validated now; rebuilt under the config lock below
+    tokens.invalidate_cached(ws, profile)
+    key = profile_key(profile)
+    previous_token = ws.secrets.get(key)
+    ws.secrets.set(key, refresh_token)
+    try:
+        with editing_config() as config:
+            config.profiles[profile] = profile_entry_in(config)
+    except BaseException:
+        if previous_token is None:
+            ws.secrets.delete(key)
+        else:
+            ws.secrets.set(key, previous_token)
+        raise
     ws.use_config(config)
     creds = tokens.Credentials(
         profile=config.profiles[profile],
@@ -185,7 +232,11 @@ def store_authorization(
         client_secret=client_secret,
         refresh_token=refresh_token,
     )
-    tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
+    # The authorization is stored; the new access token is a bonus. If the cache cannot
+    # be written, the old entry is already gone and `spconnect token` refreshes (and says
+    # what is wrong with the cache), so the login still reports success.
+    with contextlib.suppress(StorageUnavailable):
+        tokens.write_cached(ws, profile, tokens.profile_entry(ws, profile, creds, grant))
     history.record_refresh(profile, ok=True, clock_skew=grant.clock_skew)
     return LoginResult(
         profile=profile,

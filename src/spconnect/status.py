@@ -85,7 +85,7 @@ def _deadline(since: dt.date | None, days: int) -> Deadline:
     return Deadline(since, due, (due - today_utc()).days)
 
 
-def profile_status(ws: Workspace, name: str) -> ProfileStatus:
+def profile_status(ws: Workspace, name: str, *, checking: bool = False) -> ProfileStatus:
     profile = ws.config.profile(name)
     app = ws.config.apps.get(profile.app)
     marketplace = by_id(profile.marketplace)
@@ -119,7 +119,9 @@ def profile_status(ws: Workspace, name: str) -> ProfileStatus:
         )
     _check_storage(ws, status)
     _check_deadlines(status)
-    _check_last_refresh(status)
+    if not checking:
+        # With --check the refresh made now speaks instead of the recorded one (once).
+        _check_last_refresh(status)
     return status
 
 
@@ -230,9 +232,16 @@ def _cached_participations(profile: str) -> tuple[list[spapi.Participation], flo
 
 
 def check_profile(ws: Workspace, status: ProfileStatus) -> None:
-    """``status --check``: refresh through the locked cache, then the Sellers API."""
+    """``status --check``: refresh through the locked cache, then the Sellers API.
+
+    When the last refresh failed, the check asks Amazon again rather than trust a cached
+    token beside a stale failure: the user may have fixed the cause since (issue 8).
+    """
+    last = history.last_refresh(status.profile)
     try:
-        token = tokens.access_token(ws, status.profile, min_ttl=60)
+        token = tokens.access_token(
+            ws, status.profile, min_ttl=60, force_refresh=last is not None and not last.ok
+        )
     except SpconnectError as error:
         fix = {
             ExitCode.AUTHORIZATION_REJECTED: f"spconnect reauth -p {status.profile}",
@@ -270,9 +279,12 @@ def check_profile(ws: Workspace, status: ProfileStatus) -> None:
 def overview(ws: Workspace, names: list[str], *, check: bool = False) -> list[ProfileStatus]:
     result = []
     for name in names:
-        status = profile_status(ws, name)
-        if check and not any(p.exit_code == ExitCode.STORAGE_UNAVAILABLE for p in status.problems):
-            check_profile(ws, status)
+        status = profile_status(ws, name, checking=check)
+        if check:
+            if any(p.exit_code == ExitCode.STORAGE_UNAVAILABLE for p in status.problems):
+                _check_last_refresh(status)  # the check cannot run: the record is all we have
+            else:
+                check_profile(ws, status)
         result.append(status)
     return result
 

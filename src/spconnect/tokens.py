@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from spconnect.access import AccessToken, check_min_ttl
 from spconnect.amazon import lwa as lwa_module
-from spconnect.errors import NotSetUp, SpconnectError, UsageError
+from spconnect.errors import NotSetUp, SpconnectError, StorageUnavailable, UsageError
 from spconnect.names import clean_pasted
 from spconnect.redaction import register_secret
 from spconnect.store import cache, files, history, paths
@@ -107,7 +107,18 @@ def write_cached(ws: Workspace, name: str, entry: dict[str, object]) -> None:
     if ws.config.token_cache == "keyring":
         ws.secrets.set(token_cache_key(name), data)
     else:
-        files.write_private(cache.cache_path(name), data.encode())
+        write_cache_file(cache.cache_path(name), data.encode())
+
+
+def write_cache_file(path: str, data: bytes) -> None:
+    """Write a token cache file; a cache that cannot be written is exit 7, not a crash."""
+    try:
+        files.write_private(path, data)
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"cannot write the token cache {path}: {exc.strerror or exc}",
+            f"check the permissions of {os.path.dirname(path)}, or remove what is in the way",
+        ) from None
 
 
 def invalidate_cached(ws: Workspace, name: str) -> None:
@@ -292,7 +303,7 @@ def grantless_token(
 
     entry, refreshed = _cached_or_refreshed(
         servable=servable,
-        write=lambda entry: files.write_private(path, json.dumps(entry, sort_keys=True).encode()),
+        write=lambda entry: write_cache_file(path, json.dumps(entry, sort_keys=True).encode()),
         refresh=refresh,
         min_ttl=min_ttl,
         force_refresh=force_refresh,

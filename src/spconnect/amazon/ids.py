@@ -15,8 +15,10 @@ _CLIENT_ID = re.compile(r"amzn1\.application-oa2-client\.[0-9a-fA-F]{8,64}")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # Current apps: amzn1.sp.solution.<uuid>; older ones: amzn1.sellerapps.app.<uuid>.
 _APP_ID = re.compile(rf"amzn1\.(?:sp\.solution|sellerapps\.app)\.{_UUID}")
-# Selling partner ids ("merchant tokens") are upper-case alphanumerics, e.g. A3FHEXAMPLEYWS.
-_SELLING_PARTNER_ID = re.compile(r"[A-Z0-9]{8,20}")
+# Selling partner ids: sellers' ("merchant tokens") are upper-case alphanumerics, e.g.
+# A3FHEXAMPLEYWS; vendors' are vendor groups, amzn1.vg.<digits> (amazon.md section 1:
+# selling-partner-api-docs #2247, #194).
+_SELLING_PARTNER_ID = re.compile(r"[A-Z0-9]{8,20}|amzn1\.vg\.[0-9]{1,20}")
 REFRESH_TOKEN_PREFIX = "Atzr|"
 ACCESS_TOKEN_PREFIX = "Atza|"
 # amazon.md section 1: refresh and access tokens are at most 2048 bytes.
@@ -68,9 +70,11 @@ def check_selling_partner_id(value: str) -> str:
     value = clean_pasted(value)
     if _SELLING_PARTNER_ID.fullmatch(value):
         return value
+    shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
     raise UsageError(
-        f"selling partner id {value!r} is malformed",
-        "expected upper-case letters and digits, like A3FHEXAMPLEYWS",
+        f"selling partner id {shown} is malformed",
+        "expected upper-case letters and digits like A3FHEXAMPLEYWS (sellers), or "
+        "amzn1.vg.<digits> (vendors)",
     )
 
 

@@ -23,6 +23,10 @@ CACHE_VERSION = 1
 DEFAULT_REFRESH_MARGIN = 300
 # Entries are a few hundred bytes; tokens are at most 2048 bytes (amazon.md section 1).
 MAX_ENTRY_BYTES = 64 * 1024
+# Access tokens live one hour (amazon.md section 6); an entry claiming more than a day is
+# not believed, and times past the year 5000 are not even parsed as times.
+MAX_TOKEN_LIFETIME = 86400
+_LATEST_TIME = 1e11
 
 
 def cache_path(profile: str) -> str:
@@ -97,6 +101,8 @@ def parse_entry(raw: bytes) -> dict[str, object] | None:
     for field in ("expires_at", "refresh_at"):
         value = entry.get(field)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not 0 < value < _LATEST_TIME:  # also false for NaN
             return None
     for field in ("key", "client_id", "region"):
         if not isinstance(entry.get(field), str):
@@ -194,6 +200,8 @@ def is_usable(entry: dict[str, object], min_ttl: float = 0, now: float | None = 
     now = time.time() if now is None else now
     expires_at = float(entry["expires_at"])  # type: ignore[arg-type]
     refresh_at = float(entry["refresh_at"])  # type: ignore[arg-type]
+    if expires_at - now > MAX_TOKEN_LIFETIME:
+        return False  # no access token lives this long: a forged or corrupt entry
     return now < refresh_at and expires_at - now >= min_ttl
 
 

@@ -34,6 +34,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CONFIG_FILE = "config.toml"
+# A config with a hundred apps and profiles is a few tens of KiB.
+MAX_CONFIG_BYTES = 1024 * 1024
 # The relay page's fallback port (design, "Getting the consent answer back").
 DEFAULT_CALLBACK_PORT = 53682
 SECRET_ROTATION_DAYS = 180  # amazon.md section 7
@@ -452,6 +454,11 @@ def parse_config(text: str, source: str) -> Config:
         raise UsageError(
             f"{source} is not valid TOML: {exc}", f"fix the file by hand or remove it ({source})"
         ) from None
+    except RecursionError:
+        raise UsageError(
+            f"{source} is not a spconnect config: its values are nested too deeply",
+            f"fix the file by hand or remove it ({source})",
+        ) from None
     try:
         return validate_config_data(data)
     except ConfigProblems as exc:
@@ -476,6 +483,14 @@ def load_config() -> Config:
         return Config()
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text", "fix or remove the file") from None
+    except OSError as exc:
+        # A directory in its place, no permission, an I/O error: exit 2 naming the file,
+        # as for any other config problem, never a traceback (issue 8, section 6).
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror or exc}", "check the file and its permissions"
+        ) from None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{path} is over {MAX_CONFIG_BYTES // 1024} KiB", "is it the right file?")
     return parse_config(text, path)
 
 

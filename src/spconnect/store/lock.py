@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from spconnect.errors import AmazonUnavailable
+from spconnect.errors import AmazonUnavailable, StorageUnavailable
 from spconnect.store import files
 
 # Longer than one whole LWA call may take (amazon/lwa.py bounds it), so that a waiter gives
@@ -67,10 +67,16 @@ def _state(path: str) -> _Held:
 
 
 def _open(path: str) -> int:
-    files.ensure_private_dir(os.path.dirname(path))
     # O_NOFOLLOW: a lock path that another user turned into a symlink is not followed.
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-    return os.open(path, flags, files.PRIVATE_FILE_MODE)
+    try:
+        files.ensure_private_dir(os.path.dirname(path))
+        return os.open(path, flags, files.PRIVATE_FILE_MODE)
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"cannot use the lock file {path}: {exc.strerror or exc}",
+            f"check the permissions of {os.path.dirname(path)}, or remove what is in the way",
+        ) from None
 
 
 if sys.platform == "win32":  # pragma: no cover - Windows cannot run here

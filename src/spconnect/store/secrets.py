@@ -299,7 +299,12 @@ class FileStore:
                 data = json.load(handle)
         except FileNotFoundError:
             return {}
-        except (ValueError, UnicodeDecodeError):
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"cannot read the secrets file {self.path}: {exc.strerror or exc}",
+                "check the file and its permissions",
+            ) from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise StorageUnavailable(
                 f"{self.path} is not a valid secrets file", "restore or remove it"
             ) from None
