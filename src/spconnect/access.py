@@ -131,7 +131,9 @@ def access_token(
         from spconnect.tokens import access_token as obtain
         from spconnect.workspace import Workspace
 
-        token = obtain(Workspace(), name, min_ttl=min_ttl, force_refresh=force_refresh)
+        token = obtain(
+            Workspace(zero_config=True), name, min_ttl=min_ttl, force_refresh=force_refresh
+        )
         _memory[key] = token
         return token
 

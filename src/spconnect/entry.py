@@ -137,7 +137,7 @@ def _obtain_and_print(request: _Request) -> None:
     from spconnect import tokens
     from spconnect.workspace import Workspace
 
-    ws = Workspace()
+    ws = Workspace(zero_config=True)
     if request.grantless is not None:
         token = tokens.grantless_token(
             ws,

@@ -26,7 +26,7 @@ from spconnect.amazon import lwa as lwa_module
 from spconnect.errors import NotSetUp, SpconnectError, StorageUnavailable, UsageError
 from spconnect.names import clean_pasted
 from spconnect.redaction import register_secret
-from spconnect.store import cache, files, history, paths
+from spconnect.store import cache, envvars, files, history, paths
 from spconnect.store.config import AppConfig, ProfileConfig
 from spconnect.store.lock import LOCK_TIMEOUT_SECONDS, RefreshLock
 from spconnect.store.secrets import app_key, profile_key, token_cache_key
@@ -53,6 +53,11 @@ class Credentials:
 def client_secret_of(ws: Workspace, app_name: str) -> str:
     secret = ws.secrets.get(app_key(app_name))
     if not secret:
+        if ws.secrets.kind == "env":
+            raise NotSetUp(
+                f"no client secret for app {app_name!r}: {envvars.CLIENT_SECRET} is not set",
+                f"set {envvars.CLIENT_SECRET} in the environment",
+            )
         raise NotSetUp(
             f"no client secret is stored for app {app_name!r} ({ws.secrets.description})",
             f"set it with `spconnect app set-secret {app_name}`",
@@ -64,6 +69,12 @@ def credentials(ws: Workspace, profile_name: str) -> Credentials:
     profile = ws.config.profile(profile_name)
     app = ws.config.app(profile.app)
     refresh_token = ws.secrets.get(profile_key(profile_name))
+    if not refresh_token and ws.secrets.kind == "env":
+        raise NotSetUp(
+            f"no refresh token for profile {profile_name!r} in the "
+            + envvars.describe(profile_name),
+            f"set {envvars.refresh_token_variable(profile_name)} (or {envvars.REFRESH_TOKEN})",
+        )
     if not refresh_token:
         raise NotSetUp(
             f"no refresh token is stored for profile {profile_name!r} ({ws.secrets.description})",

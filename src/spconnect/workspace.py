@@ -9,8 +9,17 @@ from spconnect.store.secrets import SecretStore, open_store
 
 
 class Workspace:
-    def __init__(self, env: Environment | None = None, lwa: LwaClient | None = None) -> None:
+    def __init__(
+        self,
+        env: Environment | None = None,
+        lwa: LwaClient | None = None,
+        *,
+        zero_config: bool = False,
+    ) -> None:
+        """``zero_config``: with no config file, take the app and profile from the
+        environment (store/config.py, ZeroConfig); only for commands that use a token."""
         self.env = env or Environment.from_environ()
+        self._zero_config = zero_config
         self._config: Config | None = None
         self._store: SecretStore | None = None
         self._lwa = lwa
@@ -18,7 +27,7 @@ class Workspace:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config()
+            self._config = load_config(allow_zero_config=self._zero_config)
         return self._config
 
     def use_config(self, config: Config) -> None:
@@ -30,13 +39,10 @@ class Workspace:
     @property
     def secrets(self) -> SecretStore:
         if self._store is None:
-            env = self.env
             self._store = open_store(
                 self.config.storage,
-                service=env.keyring_service,
+                service=self.env.keyring_service,
                 timeout=self.config.keyring_timeout,
-                env_client_secret=env.client_secret,
-                env_refresh_token=env.refresh_token,
             )
         return self._store
 

@@ -47,7 +47,7 @@ def token(
 ) -> None:
     """Print a valid access token (refreshing it when needed)."""
     setup_verbose(verbose)
-    ws = Workspace()
+    ws = Workspace(zero_config=True)
     if grantless is not None:
         result = tokens.grantless_token(
             ws, profile, grantless.value, min_ttl=min_ttl, force_refresh=force_refresh

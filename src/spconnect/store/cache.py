@@ -164,14 +164,6 @@ def read_entry(profile: str) -> dict[str, object] | None:
     return entry
 
 
-def env_refresh_token() -> str | None:
-    """The refresh token ``storage = "env"`` supplies, cleaned as a paste would be."""
-    from spconnect.names import clean_pasted
-
-    value = os.environ.get("SPCONNECT_REFRESH_TOKEN")
-    return clean_pasted(value) if value else None
-
-
 def fresh_entry(
     profile: str, min_ttl: float = 0, now: float | None = None
 ) -> dict[str, object] | None:
@@ -186,7 +178,9 @@ def fresh_entry(
     entry = read_entry(profile)
     if entry is None or not is_usable(entry, min_ttl, now):
         return None
-    refresh_token = env_refresh_token()
+    from spconnect.store import envvars
+
+    refresh_token = envvars.refresh_token(profile)
     if refresh_token or entry.get("storage") == "env":
         if not refresh_token:
             return None

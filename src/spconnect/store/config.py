@@ -54,13 +54,11 @@ class Environment:
 
     ``SPCONNECT_CONFIG_DIR``/``SPCONNECT_CACHE_DIR`` and the three URL overrides are read
     where they are used (store/paths.py, amazon/endpoints.py), because the fast path uses
-    them without loading this module. Secrets are kept out of ``repr``.
+    them without loading this module; secrets are read by store/envvars.py, when needed.
     """
 
     profile: str = "default"
     keyring_service: str = "spconnect"
-    client_secret: str | None = field(default=None, repr=False)
-    refresh_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
@@ -68,8 +66,6 @@ class Environment:
         return cls(
             profile=source.get("SPCONNECT_PROFILE") or "default",
             keyring_service=source.get("SPCONNECT_KEYRING_SERVICE") or "spconnect",
-            client_secret=source.get("SPCONNECT_CLIENT_SECRET") or None,
-            refresh_token=source.get("SPCONNECT_REFRESH_TOKEN") or None,
         )
 
 
@@ -474,13 +470,61 @@ def parse_config(text: str, source: str) -> Config:
         ) from None
 
 
-def load_config() -> Config:
+ZERO_CONFIG_APP = "environment"
+
+
+class ZeroConfig(Config):
+    """Zero-config mode (store/envvars.py): no config file, and SPCONNECT_CLIENT_ID,
+    SPCONNECT_REGION plus the two secrets in the environment. Every valid profile name is
+    a profile of the one app those variables describe; secrets come from the environment.
+    Only what a token needs is known (no application id, no redirect URI): the commands
+    that use it are ``token``, ``api`` and ``exec``, never those that write config.
+    """
+
+    def profile(self, name: str) -> ProfileConfig:
+        if name not in self.profiles and is_profile_name(name):
+            self.profiles[name] = dataclasses.replace(self.profiles["default"])
+        return super().profile(name)
+
+
+def zero_config() -> ZeroConfig | None:
+    """The config that the environment alone describes, or None without SPCONNECT_CLIENT_ID."""
+    from spconnect.amazon.marketplaces import resolve_marketplace
+    from spconnect.store import envvars
+
+    client_id = os.environ.get(envvars.CLIENT_ID)
+    if not client_id:
+        return None
+    try:
+        client_id = ids.check_client_id(client_id)
+    except UsageError as error:
+        raise UsageError(f"{envvars.CLIENT_ID}: {error.message}", error.hint) from None
+    region = (os.environ.get(envvars.REGION) or "").strip().lower()
+    if region not in REGIONS:
+        raise UsageError(
+            f"{envvars.REGION} must be na, eu or fe in zero-config mode "
+            f"(it is {os.environ.get(envvars.REGION)!r})",
+            f"set {envvars.REGION}, or describe the app in a config file (`spconnect app add`)",
+        )
+    # No application id or redirect URI is known: nothing here can start a consent flow.
+    app = _instance(
+        AppConfig, _APP_SCHEMA, {"client_id": client_id, "app_id": "", "redirect_uri": ""}
+    )
+    marketplace = resolve_marketplace(region)  # the region's default marketplace
+    default = ProfileConfig(
+        app=ZERO_CONFIG_APP, region=marketplace.region, marketplace=marketplace.marketplace_id
+    )
+    return ZeroConfig(storage="env", apps={ZERO_CONFIG_APP: app}, profiles={"default": default})
+
+
+def load_config(*, allow_zero_config: bool = False) -> Config:
+    """The config file; with ``allow_zero_config`` and no file, the environment's."""
     path = config_path()
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        return Config()
+        return (zero_config() if allow_zero_config else None) or Config()
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text", "fix or remove the file") from None
     except OSError as exc:

@@ -15,12 +15,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from spconnect.errors import StorageUnavailable, UsageError
 from spconnect.redaction import redact, register_secret
-from spconnect.store import files, paths
+from spconnect.store import envvars, files, paths
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -341,30 +341,33 @@ class FileStore:
 
 
 class EnvStore:
-    """``storage = "env"``: read-only secrets from the environment (CI)."""
+    """``storage = "env"``: read-only secrets from the environment (CI); store/envvars.py
+    names the variables."""
 
     kind = "env"
-    description = "environment (SPCONNECT_CLIENT_SECRET, SPCONNECT_REFRESH_TOKEN)"
     secure = True
     writable = False
 
-    def __init__(self, client_secret: str | None, refresh_token: str | None) -> None:
-        self._client_secret = client_secret
-        self._refresh_token = refresh_token
-        register_secret(client_secret)
-        register_secret(refresh_token)
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        self.description = envvars.describe()
 
     def get(self, key: str) -> str | None:
         if key.startswith("app:"):
-            return self._client_secret
-        if key.startswith("profile:"):
-            return self._refresh_token
-        return None
+            value = envvars.client_secret(self._environ)
+        elif key.startswith("profile:"):
+            value = envvars.refresh_token(key.removeprefix("profile:"), self._environ)
+        else:
+            return None
+        register_secret(value)
+        return value
 
     def set(self, key: str, value: str) -> None:
         register_secret(value)
         variable = (
-            "SPCONNECT_CLIENT_SECRET" if key.startswith("app:") else "SPCONNECT_REFRESH_TOKEN"
+            envvars.CLIENT_SECRET
+            if key.startswith("app:")
+            else envvars.refresh_token_variable(key.removeprefix("profile:"))
         )
         raise UsageError(
             f'storage = "env" is read-only: spconnect cannot store {key}',
@@ -375,16 +378,9 @@ class EnvStore:
         return False
 
 
-def open_store(
-    storage: str,
-    *,
-    service: str,
-    timeout: float,
-    env_client_secret: str | None,
-    env_refresh_token: str | None,
-) -> SecretStore:
+def open_store(storage: str, *, service: str, timeout: float) -> SecretStore:
     if storage == "file":
         return FileStore()
     if storage == "env":
-        return EnvStore(env_client_secret, env_refresh_token)
+        return EnvStore()
     return KeyringStore(service, timeout)

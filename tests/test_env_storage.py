@@ -1,0 +1,127 @@
+"""Secrets from the environment (issue 9, "CI and headless"): per-profile refresh token
+variables, and zero-config mode, where four variables and no config file or keyring are
+enough for ``spconnect token``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spconnect.emulator import Emulator
+from spconnect.errors import ExitCode
+from spconnect.store import envvars
+from tests.conftest import Cli
+
+NO_KEYRING_RC = "[backend]\ndefault-keyring = keyring.backends.fail.Keyring\n"
+
+
+@pytest.fixture
+def no_keyring(cli: Cli, tmp_path: Path) -> dict[str, str]:
+    """No keyring at all: keyring's own "fail" backend, and no D-Bus session."""
+    home = tmp_path / "xdg"
+    (home / "python_keyring").mkdir(parents=True)
+    (home / "python_keyring" / "keyringrc.cfg").write_text(NO_KEYRING_RC)
+    cli.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    return {"XDG_CONFIG_HOME": str(home)}
+
+
+def test_refresh_token_variable_names() -> None:
+    assert envvars.refresh_token_variable("eu-shop") == "SPCONNECT_REFRESH_TOKEN_EU_SHOP"
+    assert envvars.refresh_token_variable("shop.1") == "SPCONNECT_REFRESH_TOKEN_SHOP_1"
+    env = {"SPCONNECT_REFRESH_TOKEN": "Atzr|shared", "SPCONNECT_REFRESH_TOKEN_A": " 'Atzr|a' "}
+    assert envvars.refresh_token("a", env) == "Atzr|a"  # its own, cleaned of quotes
+    assert envvars.refresh_token("b", env) == "Atzr|shared"
+    assert envvars.refresh_token("b", {}) is None
+
+
+def test_zero_config_needs_no_config_file_and_no_keyring(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    app = emulator.state.register_app("ci")
+    shop = emulator.state.self_authorize(app.client_id)
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": shop,
+        "SPCONNECT_REGION": "eu",
+    }
+    first = json.loads(cli.ok("token", "--format", "json", env=env).stdout)
+    assert first["access_token"].startswith("Atza|") and first["region"] == "eu"
+    assert not (cli.config_dir / "config.toml").exists()
+    before = emulator.count("refresh_token")
+    assert cli.ok("token", env=env).stdout.strip() == first["access_token"]  # cached
+    assert emulator.count("refresh_token") == before
+    # The cached entry belongs to that refresh token: another one is not served it.
+    other = emulator.state.self_authorize(app.client_id)
+    second = cli.ok("token", env={**env, "SPCONNECT_REFRESH_TOKEN": other}).stdout.strip()
+    assert second != first["access_token"]
+
+
+def test_per_profile_variables_select_each_profiles_token(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    app = emulator.state.register_app("ci")
+    us_seller = emulator.state.add_account("US seller")
+    eu_seller = emulator.state.add_account("EU seller")
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REGION": "na",
+        "SPCONNECT_REFRESH_TOKEN_US_SHOP": emulator.state.self_authorize(
+            app.client_id, us_seller.selling_partner_id
+        ),
+        "SPCONNECT_REFRESH_TOKEN_EU_SHOP": emulator.state.self_authorize(
+            app.client_id, eu_seller.selling_partner_id
+        ),
+    }
+    us = cli.ok("token", "-p", "us-shop", env=env).stdout
+    eu = cli.ok("token", "-p", "eu-shop", env=env).stdout
+    assert us != eu and us.startswith("Atza|") and eu.startswith("Atza|")
+    missing = cli.run("token", "-p", "jp-shop", env=env)
+    assert missing.returncode == ExitCode.NOT_SET_UP
+    assert "SPCONNECT_REFRESH_TOKEN_JP_SHOP" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"SPCONNECT_CLIENT_ID": "amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab"}, "ID"),
+        ({"SPCONNECT_REGION": "us"}, "SPCONNECT_REGION"),
+    ],
+)
+def test_zero_config_mistakes_are_usage_errors_naming_the_variable(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str], change: dict[str, str], named: str
+) -> None:
+    app = emulator.state.register_app("ci")
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": emulator.state.self_authorize(app.client_id),
+        "SPCONNECT_REGION": "na",
+        **change,
+    }
+    result = cli.run("token", env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert named in result.stderr and "Traceback" not in result.output
+
+
+def test_a_config_file_takes_precedence_over_zero_config(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    app = emulator.state.register_app("ci")
+    cli.config_dir.mkdir(parents=True)
+    (cli.config_dir / "config.toml").write_text('storage = "env"\n')
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": emulator.state.self_authorize(app.client_id),
+        "SPCONNECT_REGION": "na",
+    }
+    result = cli.run("token", env=env)
+    assert result.returncode == ExitCode.NOT_SET_UP  # the file has no profile 'default'
