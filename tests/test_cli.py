@@ -377,7 +377,7 @@ def test_logout_unknown_profile_is_exit_3(cli: Cli, seller: Seller) -> None:
 
 def test_app_remove_deletes_secret_and_invalidates_profile_caches(cli: Cli, seller: Seller) -> None:
     cli.ok("token")
-    result = cli.ok("app", "remove", "demo")
+    result = cli.ok("app", "remove", "demo", "--yes")
     assert "Profiles default used it" in result.stderr
     assert keyring.get_password(cli.keyring_service, "app:demo") is None
     assert not (cli.cache_dir / "tokens" / "default.json").exists()

@@ -231,7 +231,7 @@ def test_commands_that_change_credentials_invalidate_the_cache(
         cli.ok("app", "set-secret", "demo", "--client-secret-stdin", input=secret)
         assert cli.ok("token").stdout != cached
     else:
-        args = ("logout",) if command == "logout" else ("app", "remove", "demo")
+        args = ("logout",) if command == "logout" else ("app", "remove", "demo", "--yes")
         cli.ok(*args)
         assert not cache_file(cli).exists()
         assert cli.run("token").returncode == ExitCode.NOT_SET_UP
@@ -403,5 +403,5 @@ def test_removing_an_app_removes_its_grantless_tokens(
     cli.ok("token", "--grantless", "notifications")
     grantless = cli.cache_dir / "grantless" / "demo.notifications.json"
     assert grantless.exists()
-    cli.ok("app", "remove", "demo")
+    cli.ok("app", "remove", "demo", "--yes")
     assert not grantless.exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 
 from spconnect import tokens
@@ -61,14 +62,18 @@ def add_app(
     client_secret: str | None,
     *,
     insecure_storage: bool = False,
+    secret_created: dt.date | None = None,
 ) -> None:
+    """``secret_created``: the day the secret was made in Developer Central, which starts
+    its 180-day rotation clock (amazon.md section 7); default today."""
     check_new_app_name(ws, name)
+    created = check_secret_created(secret_created)
     if insecure_storage:
         use_insecure_storage(ws)
     if client_secret is not None:
         client_secret = ids.check_client_secret(client_secret)
         ws.secrets.set(app_key(name), client_secret)
-        app = dataclasses.replace(app, secret_set_at=today_utc())
+        app = dataclasses.replace(app, secret_set_at=created)
     with editing_config() as config:
         config.apps[name] = app
     ws.use_config(config)
@@ -96,13 +101,29 @@ class SecretChange:
     verified_with: str | None  # the profile whose refresh proved the secret, if any
 
 
-def set_app_secret(ws: Workspace, name: str, client_secret: str) -> SecretChange:
+def check_secret_created(day: dt.date | None) -> dt.date:
+    """The creation day of a client secret: today by default, never in the future."""
+    today = today_utc()
+    if day is None:
+        return today
+    if day > today:
+        raise UsageError(
+            f"--secret-created {day.isoformat()} is in the future",
+            "give the day Developer Central made the secret (YYYY-MM-DD)",
+        )
+    return day
+
+
+def set_app_secret(
+    ws: Workspace, name: str, client_secret: str, *, secret_created: dt.date | None = None
+) -> SecretChange:
     """Rotate an app's client secret; prove it with one refresh when a profile exists.
 
     A rejected secret leaves the old one in place (design, "Security rules").
     """
     app = ws.config.app(name)
     client_secret = ids.check_client_secret(client_secret)
+    created = check_secret_created(secret_created)
     profiles = ws.config.profiles_of_app(name)
     proof: tuple[str, tokens.Credentials, TokenGrant] | None = None
     for profile in profiles:
@@ -120,7 +141,7 @@ def set_app_secret(ws: Workspace, name: str, client_secret: str) -> SecretChange
         break
     ws.secrets.set(app_key(name), client_secret)
     with editing_config() as config:
-        config.apps[name].secret_set_at = today_utc()
+        config.apps[name].secret_set_at = created
     ws.use_config(config)
     for profile in profiles:
         tokens.invalidate_cached(ws, profile)

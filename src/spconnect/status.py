@@ -179,19 +179,19 @@ def _check_deadlines(status: ProfileStatus) -> None:
         if secret.days_left < 0:
             status.error(
                 ExitCode.CLIENT_REJECTED,
-                f"app {status.app!r}'s client secret is {-secret.days_left} days past "
+                f"the client secret of app {status.app!r} is {-secret.days_left} days past "
                 f"its 180-day rotation (due {secret.due}); Amazon rejects it",
                 f"rotate it in Developer Central, then `spconnect app set-secret {status.app}`",
             )
         elif secret.days_left <= ROTATION_WARNING_DAYS:
             status.warning(
-                f"app {status.app!r}'s client secret must be rotated in "
+                f"the client secret of app {status.app!r} must be rotated in "
                 f"{secret.days_left} days ({secret.due})",
                 f"rotate it in Developer Central, then `spconnect app set-secret {status.app}`",
             )
     elif status.kind is not None:
         status.warning(
-            f"the date app {status.app!r}'s client secret was set is unknown",
+            f"the day the client secret of app {status.app!r} was made is unknown",
             f"spconnect app set-secret {status.app}",
         )
 

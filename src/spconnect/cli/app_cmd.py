@@ -10,13 +10,13 @@ import typer
 from spconnect import accounts
 from spconnect.cli.common import (
     InsecureStorageOpt,
-    ProfileOpt,
     VerboseOpt,
     out,
     read_secret,
     say,
     setup_verbose,
 )
+from spconnect.cli.confirm import YesOpt, confirm_destructive
 from spconnect.errors import StorageUnavailable, UsageError
 from spconnect.store.config import (
     DEFAULT_CALLBACK_PORT,
@@ -31,6 +31,24 @@ from spconnect.workspace import Workspace
 app = typer.Typer(help="Register and manage SP-API applications.", no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(help="A short name for the app, e.g. 'myapp'.")]
+SecretCreatedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret-created",
+        metavar="YYYY-MM-DD",
+        help="The day Developer Central made the secret: its 180-day rotation counts from "
+        "it (default: today).",
+    ),
+]
+
+
+def parse_day(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"{flag} {value!r} is not a date", "use YYYY-MM-DD") from None
 
 
 def build_app_config(**fields: object) -> AppConfig:
@@ -66,11 +84,12 @@ def add(
         bool, typer.Option("--client-secret-stdin", help="Read the LWA client secret from stdin.")
     ] = False,
     insecure_storage: InsecureStorageOpt = False,
-    profile: ProfileOpt = "default",
+    secret_created: SecretCreatedOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Register an app: its ids and URIs in config.toml, its client secret in the keyring."""
     setup_verbose(verbose)
+    created = parse_day(secret_created, "--secret-created")
     config = build_app_config(
         client_id=client_id,
         app_id=app_id,
@@ -87,7 +106,9 @@ def add(
         secret = read_secret(
             from_stdin=client_secret_stdin, what="LWA client secret", flag="--client-secret-stdin"
         )
-    accounts.add_app(ws, name, config, secret, insecure_storage=insecure_storage)
+    accounts.add_app(
+        ws, name, config, secret, insecure_storage=insecure_storage, secret_created=created
+    )
     where = ws.secrets.description if secret else "the environment (SPCONNECT_CLIENT_SECRET)"
     say(f"Added app {name!r} ({config.kind}, {'draft' if config.draft else 'published'}).")
     say(f"Client secret: {where}.")
@@ -97,7 +118,7 @@ def add(
 
 
 @app.command("list")
-def list_apps(profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
+def list_apps(verbose: VerboseOpt = False) -> None:
     """List configured apps (one per line: name, kind, status, client id, redirect URI)."""
     setup_verbose(verbose)
     ws = Workspace()
@@ -119,7 +140,7 @@ def _rotation_text(set_at: dt.date | None) -> str:
 
 
 @app.command("show")
-def show(name: NameArg, profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
+def show(name: NameArg, verbose: VerboseOpt = False) -> None:
     """Show an app's settings, where its secret is kept, and the profiles using it."""
     setup_verbose(verbose)
     ws = Workspace()
@@ -151,10 +172,19 @@ def show(name: NameArg, profile: ProfileOpt = "default", verbose: VerboseOpt = F
 
 
 @app.command("remove")
-def remove(name: NameArg, profile: ProfileOpt = "default", verbose: VerboseOpt = False) -> None:
-    """Remove an app and its stored client secret."""
+def remove(name: NameArg, yes: YesOpt = False, verbose: VerboseOpt = False) -> None:
+    """Remove an app and its stored client secret (asks first when profiles use it)."""
     setup_verbose(verbose)
-    orphans = accounts.remove_app(Workspace(), name)
+    ws = Workspace()
+    ws.config.app(name)
+    dependents = ws.config.profiles_of_app(name)
+    if dependents:
+        confirm_destructive(
+            f"profiles {', '.join(dependents)} use app {name!r} and will get no tokens without it",
+            yes=yes,
+            command=f"spconnect app remove {name} --yes",
+        )
+    orphans = accounts.remove_app(ws, name)
     say(f"Removed app {name!r} and its client secret.")
     if orphans:
         say(
@@ -169,22 +199,25 @@ def set_secret(
     client_secret_stdin: Annotated[
         bool, typer.Option("--client-secret-stdin", help="Read the new secret from stdin.")
     ] = False,
-    profile: ProfileOpt = "default",
+    secret_created: SecretCreatedOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Store a new client secret (rotation) and record the date; proven first if possible."""
     setup_verbose(verbose)
+    created = parse_day(secret_created, "--secret-created")
     ws = Workspace()
     ws.config.app(name)
     secret = read_secret(
         from_stdin=client_secret_stdin, what="new LWA client secret", flag="--client-secret-stdin"
     )
-    change = accounts.set_app_secret(ws, name, secret)
+    change = accounts.set_app_secret(ws, name, secret, secret_created=created)
     if change.verified_with:
         say(f"Amazon accepted the new secret (checked with profile {change.verified_with!r}).")
     else:
         say("Stored without a check: no profile of this app holds a refresh token yet.")
+    app_entry = ws.config.app(name)
     say(
-        f"Client secret of {name!r} updated in {ws.secrets.description}; rotation due in "
-        f"{SECRET_ROTATION_DAYS} days."
+        f"Client secret of app {name!r} updated in {ws.secrets.description}; "
+        + _rotation_text(app_entry.secret_set_at)
+        + "."
     )
