@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomli_w
@@ -39,11 +41,11 @@ def test_healthy_profile_is_exit_0_with_every_row(cli: Cli, seller: Seller) -> N
     for row in (
         "app             demo (seller)",
         "region          na, consent through United States (US, ATVPDKIKX0DER)",
-        "selling partner unknown (self-authorized)",
+        "selling partner unknown (self-authorized tokens do not carry it",
         "storage         Secret Service (secure)",
         "access token    valid until",
-        "yearly renewal due",
-        "(365 days left)",
+        "authorization   self-authorized 20",
+        "no renewal deadline for private apps",
         "180-day rotation due",
         "(180 days left)",
         "last refresh",
@@ -76,7 +78,9 @@ def test_json_document_follows_the_documented_schema(cli: Cli, seller: Seller) -
         "problems",
     }
     assert profile["storage"] == {"backend": "Secret Service", "secure": True}
-    assert profile["authorization"]["days_left"] == 365
+    # The fixture's profile is self-authorized: no documented renewal deadline.
+    assert profile["authorization"]["self_authorized"] is True
+    assert profile["authorization"]["days_left"] is None
     assert profile["client_secret"]["days_left"] == 180
     assert profile["last_refresh"]["ok"] is True
     documented = Path(__file__).parent.parent.joinpath("docs", "status-json.md").read_text()
@@ -84,10 +88,19 @@ def test_json_document_follows_the_documented_schema(cli: Cli, seller: Seller) -
         assert f"`{key}`" in documented, f"{key} is not documented"
 
 
+def consented(seller: Seller, days: int) -> Callable[[dict[str, Any]], None]:
+    """Make the profile one authorized through the consent page ``days`` ago."""
+    return lambda c: c["profiles"]["default"].update(
+        authorized_at=days_ago(days),
+        self_authorized=False,
+        selling_partner_id=seller.account.selling_partner_id,
+    )
+
+
 def test_authorization_350_days_old_warns_with_the_renewal_command(
     cli: Cli, seller: Seller
 ) -> None:
-    edit_config(cli, lambda c: c["profiles"]["default"].update(authorized_at=days_ago(350)))
+    edit_config(cli, consented(seller, 350))
     result = cli.run("status")
     assert result.returncode == 0  # a near deadline is a warning, not a failure
     assert "warning: the yearly authorization renewal is due in 15 days" in result.stdout
@@ -97,7 +110,7 @@ def test_authorization_350_days_old_warns_with_the_renewal_command(
 
 
 def test_authorization_past_its_renewal_is_exit_4(cli: Cli, seller: Seller) -> None:
-    edit_config(cli, lambda c: c["profiles"]["default"].update(authorized_at=days_ago(370)))
+    edit_config(cli, consented(seller, 370))
     code, doc = status_json(cli)
     assert code == ExitCode.AUTHORIZATION_REJECTED and doc["exit_code"] == 4
     problem = doc["problems"][0]  # type: ignore[index]
@@ -111,7 +124,7 @@ def test_client_secret_170_days_old_warns_with_the_rotation_command(
     edit_config(cli, lambda c: c["apps"]["demo"].update(secret_set_at=days_ago(170).date()))
     result = cli.run("status")
     assert result.returncode == 0
-    assert "client secret must be rotated in 10 days" in result.stdout
+    assert "the client secret of app 'demo' must be rotated in 10 days" in result.stdout
     assert "spconnect app set-secret demo" in result.stdout
 
 
@@ -125,6 +138,7 @@ def test_client_secret_past_its_rotation_is_exit_5(cli: Cli, seller: Seller) -> 
 def test_revoked_token_check_is_exit_4_naming_reauth(
     cli: Cli, seller: Seller, emulator: Emulator
 ) -> None:
+    edit_config(cli, consented(seller, 10))
     emulator.state.revoke(seller.refresh_token)
     cli.ok("token")  # the cached token still works until it expires...
     (cli.cache_dir / "tokens" / "default.json").unlink()  # ...so make it need a refresh
@@ -236,3 +250,28 @@ def test_status_on_a_terminal_is_a_table(cli: Cli, seller: Seller) -> None:
     assert code == 0
     text = terminal.text()
     assert "profile default" in text and "│" in text  # Rich's table borders
+
+
+def test_a_self_authorized_profile_has_no_deadline_from_a_date(cli: Cli, seller: Seller) -> None:
+    """amazon.md section 6: the 365-day renewal is documented for public apps only."""
+    edit_config(cli, lambda c: c["profiles"]["default"].update(authorized_at=days_ago(370)))
+    result = cli.run("status")
+    assert result.returncode == 0, result.stdout
+    assert "no renewal deadline for private apps" in result.stdout
+    assert "Manage Your Apps" in result.stdout and "reauth" not in result.stdout
+    code, doc = status_json(cli)
+    authorization = doc["profiles"][0]["authorization"]  # type: ignore[index]
+    assert code == 0 and authorization["self_authorized"] is True
+    assert authorization["due"] is None and authorization["days_left"] is None
+
+
+def test_a_revoked_self_authorized_token_points_to_seller_central(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    emulator.state.revoke(seller.refresh_token)
+    (cli.cache_dir / "tokens" / "default.json").unlink()  # the check must refresh
+    result = cli.run("status", "--check")
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "Develop Apps > Authorize app" in result.stdout
+    assert "spconnect login -p default --refresh-token-stdin" in result.stdout
+    assert "spconnect reauth" not in result.stdout

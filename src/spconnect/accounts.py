@@ -228,6 +228,7 @@ def store_authorization(
             selling_partner_id=selling_partner_id
             or (previous.selling_partner_id if previous and previous.app == app_name else None),
             authorized_at=now_utc(),
+            self_authorized=selling_partner_id is None,
             sandbox=previous.sandbox if previous else False,
         )
 

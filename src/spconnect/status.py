@@ -65,6 +65,7 @@ class ProfileStatus:
     refresh_token_stored: bool | None
     access_token_expires_at: float | None
     authorization: Deadline
+    self_authorized: bool  # a private app's token from Seller Central (amazon.md section 8)
     client_secret: Deadline
     last_refresh: history.RefreshOutcome | None
     problems: list[Problem] = field(default_factory=list)
@@ -78,9 +79,9 @@ class ProfileStatus:
         self.problems.append(Problem("warning", 0, message, fix))
 
 
-def _deadline(since: dt.date | None, days: int) -> Deadline:
-    if since is None:
-        return Deadline(None, None, None)
+def _deadline(since: dt.date | None, days: int | None) -> Deadline:
+    if since is None or days is None:
+        return Deadline(since, None, None)
     due = since + dt.timedelta(days=days)
     return Deadline(since, due, (due - today_utc()).days)
 
@@ -104,10 +105,14 @@ def profile_status(ws: Workspace, name: str, *, checking: bool = False) -> Profi
         storage_secure=None,
         refresh_token_stored=None,
         access_token_expires_at=float(entry["expires_at"]) if entry else None,  # type: ignore[arg-type]
+        # amazon.md section 6: the 365-day renewal is documented for public apps only;
+        # a self-authorized token gets no deadline from a date (Seller Central shows its
+        # expiry under Manage Your Apps).
         authorization=_deadline(
             profile.authorized_at.date() if profile.authorized_at else None,
-            AUTHORIZATION_RENEWAL_DAYS,
+            None if profile.is_self_authorized else AUTHORIZATION_RENEWAL_DAYS,
         ),
+        self_authorized=profile.is_self_authorized,
         client_secret=_deadline(app.secret_set_at if app else None, SECRET_ROTATION_DAYS),
         last_refresh=history.last_refresh(name),
     )
@@ -196,12 +201,23 @@ def _check_deadlines(status: ProfileStatus) -> None:
         )
 
 
+def renewal_fix(status: ProfileStatus) -> str:
+    """How to renew this profile's authorization: the consent flow again, or for a private
+    app's self-authorized token a new one from Seller Central (amazon.md section 8)."""
+    if status.self_authorized:
+        return (
+            "generate a new refresh token in Seller Central (Apps and Services > Develop Apps "
+            f"> Authorize app), then `spconnect login -p {status.profile} --refresh-token-stdin`"
+        )
+    return f"spconnect reauth -p {status.profile}"
+
+
 def _check_last_refresh(status: ProfileStatus) -> None:
     last = status.last_refresh
     if last is None or last.ok:
         return
     fixes = {
-        ExitCode.AUTHORIZATION_REJECTED: f"spconnect reauth -p {status.profile}",
+        ExitCode.AUTHORIZATION_REJECTED: renewal_fix(status),
         ExitCode.CLIENT_REJECTED: f"spconnect app set-secret {status.app}",
     }
     if last.exit_code in fixes:
@@ -244,7 +260,7 @@ def check_profile(ws: Workspace, status: ProfileStatus) -> None:
         )
     except SpconnectError as error:
         fix = {
-            ExitCode.AUTHORIZATION_REJECTED: f"spconnect reauth -p {status.profile}",
+            ExitCode.AUTHORIZATION_REJECTED: renewal_fix(status),
             ExitCode.CLIENT_REJECTED: f"spconnect app set-secret {status.app}",
         }.get(error.exit_code, error.hint)
         status.error(error.exit_code, error.message, fix)
@@ -336,7 +352,10 @@ def to_json(statuses: list[ProfileStatus], *, checked: bool) -> dict[str, object
                 if s.access_token_expires_at is None
                 else max(0, int(s.access_token_expires_at - now)),
             },
-            "authorization": _deadline_json(s.authorization, "authorized_on"),
+            "authorization": {
+                **_deadline_json(s.authorization, "authorized_on"),
+                "self_authorized": s.self_authorized,
+            },
             "client_secret": _deadline_json(s.client_secret, "set_on"),
             "last_refresh": None
             if last is None

@@ -29,6 +29,18 @@ def _when(timestamp: float | None) -> str:
     return f"expired at {at}" if left <= 0 else f"valid until {at} ({left // 60} min)"
 
 
+def _authorization_text(s: overview.ProfileStatus) -> str:
+    if not s.self_authorized:
+        return _deadline_text(s.authorization, "yearly renewal", "authorized")
+    since = (
+        f"self-authorized {s.authorization.since}" if s.authorization.since else "self-authorized"
+    )
+    return (
+        f"{since}; Amazon documents no renewal deadline for private apps "
+        "(Seller Central > Apps and Services > Manage Your Apps shows its expiry)"
+    )
+
+
 def _deadline_text(deadline: overview.Deadline, what: str, verb: str) -> str:
     if deadline.since is None:
         return "date unknown"
@@ -57,10 +69,14 @@ def _rows(s: overview.ProfileStatus) -> list[tuple[str, str]]:
     return [
         ("app", f"{s.app} ({s.kind or 'app missing'})"),
         ("region", f"{s.region}, consent through {market}" + (" [sandbox]" if s.sandbox else "")),
-        ("selling partner", s.selling_partner_id or "unknown (self-authorized)"),
+        (
+            "selling partner",
+            s.selling_partner_id
+            or "unknown (self-authorized tokens do not carry it; a browser login supplies it)",
+        ),
         ("storage", storage),
         ("access token", _when(s.access_token_expires_at)),
-        ("authorization", _deadline_text(s.authorization, "yearly renewal", "authorized")),
+        ("authorization", _authorization_text(s)),
         ("client secret", _deadline_text(s.client_secret, "180-day rotation", "set")),
         ("last refresh", last_text),
     ]

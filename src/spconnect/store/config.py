@@ -275,6 +275,7 @@ _PROFILE_SCHEMA: dict[str, _Field] = {
     "marketplace": _Field(_marketplace_id),
     "selling_partner_id": _Field(_optional(_id_check(ids.check_selling_partner_id)), None),
     "authorized_at": _Field(_optional(_datetime), None),
+    "self_authorized": _Field(_optional(_boolean), None),
     "sandbox": _Field(_boolean, False),
 }
 
@@ -314,10 +315,20 @@ class ProfileConfig:
     marketplace: str
     selling_partner_id: str | None = None
     authorized_at: dt.datetime | None = None
+    # How the refresh token came: True when generated in Seller Central for a private app
+    # (amazon.md section 8), False through the consent page; None in configs written
+    # before it was recorded (then: self-authorized when no selling partner id is known).
+    self_authorized: bool | None = None
     sandbox: bool = False
 
     def __post_init__(self) -> None:
         _check_after_init(self, _PROFILE_SCHEMA)
+
+    @property
+    def is_self_authorized(self) -> bool:
+        if self.self_authorized is not None:
+            return self.self_authorized
+        return self.selling_partner_id is None
 
 
 def _tables(value: Any) -> dict[str, Any]:
