@@ -389,3 +389,30 @@ def test_unknown_flag_is_exit_2_without_traceback(cli: Cli) -> None:
     result = cli.run("token", "--formatt", "raw")
     assert result.returncode == ExitCode.USAGE
     assert "Traceback" not in result.output
+
+
+def test_usage_errors_go_through_the_display_filter(cli: Cli) -> None:
+    """Click echoes a bad value in its usage error; it reached the terminal raw (issue 8,
+    section 5): escape sequences that retitle the window, clear the screen, reorder text."""
+    for args in (
+        ("app", "show", "demo", "extra\x1b]0;pwned\x07\x1b[2J\u202etxt.exe\r"),
+        ("token", "--format", "\x1b]0;pwned\x07\u202eraw"),
+    ):
+        result = cli.run(*args)
+        assert result.returncode == ExitCode.USAGE
+        assert f"Try 'spconnect {args[0]}" in result.stderr
+        for char in ("\x1b", "\x07", "\u202e", "\r"):
+            assert char not in result.output, (args, char)
+
+
+def test_no_arguments_still_prints_help_with_exit_2(cli: Cli) -> None:
+    result = cli.run()
+    assert result.returncode == ExitCode.USAGE
+    assert "Usage: spconnect" in result.stdout
+
+
+def test_say_strips_control_characters_and_keeps_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from spconnect.cli.common import say
+
+    say("first\x1b[31m line\x1b[0m\nsecond\u202e line\x9b")
+    assert capsys.readouterr().err == "first line\nsecond line\n"
