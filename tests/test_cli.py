@@ -416,3 +416,52 @@ def test_say_strips_control_characters_and_keeps_lines(capsys: pytest.CaptureFix
 
     say("first\x1b[31m line\x1b[0m\nsecond\u202e line\x9b")
     assert capsys.readouterr().err == "first line\nsecond line\n"
+
+
+@pytest.mark.parametrize(
+    ("token", "fmt", "problem"),
+    [
+        ("", "raw", "its access token is empty"),
+        ("Atza|IwEBIabc\r\nX-Injected: yes", "header", "control"),
+        ("Atza|IwEBIabc\x1b]0;pwned\x07", "env", "control"),
+    ],
+)
+def test_an_unusable_access_token_is_exit_6_and_never_printed(
+    cli: Cli, seller: Seller, emulator: Emulator, token: str, fmt: str, problem: str
+) -> None:
+    """`access_token: ""` was printed with exit 0; a token with CR/LF was written into
+    `--format header` (issue 8, section 5)."""
+    emulator.inject("grant", patch={"access_token": token})
+    result = cli.run("token", "--force-refresh", "--format", fmt)
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert result.stdout == ""
+    assert problem in result.stderr and "nothing was printed or stored" in result.stderr
+    assert "X-Injected" not in result.output and "\x1b" not in result.output
+
+
+def test_an_html_403_from_a_proxy_is_exit_6_with_its_first_line(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    page = "<html><head><title>403 Forbidden - Blocked by Proxy</title></head><body>...</body>"
+    emulator.inject("html", status=403, body=page)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "HTTP 403" in result.stderr and "403 Forbidden - Blocked by Proxy" in result.stderr
+    assert "likely a bug" not in result.stderr
+
+
+def test_control_characters_from_amazon_never_reach_the_terminal_or_status(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """ESC and other controls in error_description reached the terminal raw, and were
+    stored in the refresh history that every `status` shows again."""
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[31mrevoked\x1b[0m\r\u202eyb dezirohtua"
+    emulator.inject("status", status=400, error="invalid_grant", description=hostile)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "revoked" in result.stderr
+    shown = [result, cli.run("status"), cli.run("status", "--json"), cli.run("status", "-v")]
+    assert "revoked" in shown[1].stdout
+    for run in shown:
+        for char in ("\x1b", "\x07", "\r", "\u202e"):
+            assert char not in run.output, (run.args, char)
