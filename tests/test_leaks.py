@@ -225,6 +225,10 @@ FAKE_ACCESS_TOKEN = "Atza|IwEBIFAKEFAKE-access" + "y" * 40
         (("token", "--format", FAKE_ACCESS_TOKEN), "--refresh-token-stdin"),
         (("token", f"--format={FAKE_ACCESS_TOKEN}"), "--refresh-token-stdin"),
         (("token", "-p", FAKE_ACCESS_TOKEN), "--refresh-token-stdin"),
+        # A client secret is also a valid profile name: the token fast path must not
+        # take it for one.
+        (("token", "-p", FAKE_CLIENT_SECRET), "--client-secret-stdin"),
+        (("status", "--json", f"--profile={FAKE_CLIENT_SECRET}"), "--client-secret-stdin"),
     ],
 )
 def test_secret_shaped_arguments_are_refused_without_echo(
