@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from spconnect.amazon import spapi
 from spconnect.amazon.lwa import LwaClient, RetryPolicy
 from spconnect.errors import AmazonUnavailable, ExitCode
 
@@ -220,3 +221,41 @@ def test_a_gzip_bomb_is_not_inflated_whole(serve: Callable[..., HostileServer]) 
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     assert isinstance(error, AmazonUnavailable), error
     assert "longer than 64 KiB" in error.message
+
+
+# -- the SP-API client has the same needs (amazon.md section 9) ------------------------------
+
+
+def participations(server: HostileServer, **options: float) -> None:
+    spapi.marketplace_participations(server.url, "Atza|IwEBIhostile", profile="p", **options)
+
+
+@pytest.mark.parametrize("behaviour", [trickled_body, trickled_headers])
+def test_a_trickling_sp_api_endpoint_is_cut_at_the_deadline(
+    serve: Callable[..., HostileServer],
+    behaviour: Callable[[HostileServer, socket.socket], None],
+) -> None:
+    server = serve(behaviour)
+    started = time.monotonic()
+    with pytest.raises(AmazonUnavailable, match=r"within 0\.5 s"):
+        participations(server, timeout=1.0, deadline=0.5)
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_huge_html_page_from_a_proxy_in_front_of_the_sp_api_is_exit_6(
+    serve: Callable[..., HostileServer],
+) -> None:
+    server = serve(huge_html(b"403 Forbidden"))
+    peak, error = peak_memory(lambda: participations(server, timeout=5.0))
+    assert isinstance(error, AmazonUnavailable), error  # not exit 4, "the token was refused"
+    assert "HTTP 403" in error.message and "Request blocked by policy" in error.message
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_a_gzip_bomb_from_the_sp_api_is_not_inflated_whole(
+    serve: Callable[..., HostileServer],
+) -> None:
+    server = serve(gzip_bomb)
+    peak, error = peak_memory(lambda: participations(server, timeout=5.0))
+    assert isinstance(error, AmazonUnavailable), error
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"

@@ -70,7 +70,7 @@ class BoundedAnswer:
     def first_line(self, limit: int = 160) -> str:
         """The first line of text of the page, safe to show: for HTML, of its text (the
         title, usually); control characters stripped, secrets masked, length capped."""
-        text = self.content.decode("utf-8", errors="replace")
+        text = self._head()
         if _looks_like_html(self.headers, text):
             text = _SCRIPT_OR_STYLE.sub(" ", text)
             text = html.unescape(_TAG.sub("\n", text))
@@ -80,6 +80,11 @@ class BoundedAnswer:
                 return shown
         return ""
 
+    def _head(self) -> str:
+        # The first line is near the start; working on a prefix keeps the copies that
+        # decoding and cleaning make small, whatever the size of the body.
+        return self.content[:_HEAD_BYTES].decode("utf-8", errors="replace")
+
     def describe(self) -> str:
         """What the body is, for an error message: "an HTML page: 'Access Denied'"."""
         line = self.first_line()
@@ -87,13 +92,14 @@ class BoundedAnswer:
             what = f"a body {self.problem}"
         elif not self.content.strip():
             return "an empty body"
-        elif _looks_like_html(self.headers, self.content.decode("utf-8", errors="replace")):
+        elif _looks_like_html(self.headers, self._head()):
             what = "an HTML page"
         else:
             what = "a non-JSON page" if self.json_object() is None else "a JSON body"
         return f"{what}: {line!r}" if line else what
 
 
+_HEAD_BYTES = 8192
 _TAG = re.compile(r"<[^>]*>")
 _SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
