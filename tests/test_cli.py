@@ -465,3 +465,65 @@ def test_control_characters_from_amazon_never_reach_the_terminal_or_status(
     for run in shown:
         for char in ("\x1b", "\x07", "\r", "\u202e"):
             assert char not in run.output, (run.args, char)
+
+
+def _plant_history(cli: Cli, message: str) -> None:
+    """A refresh history as an older spconnect wrote it (or as someone edited it)."""
+    path = cli.cache_dir / "state" / "default.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"at": time.time(), "ok": False, "exit_code": 4, "message": message}
+    path.write_text(json.dumps({**record, "clock_skew": None}))
+
+
+HOSTILE_STORED = (
+    "Amazon rejected the authorization \x1b]0;pwned\x07\x1b[2J\x1b[31m(invalid_grant: echo "
+    "refresh_token=Atzr%7CIwEBIold-leaked-token&x=[link=https://evil.example]here[/link])"
+    "\u202e\r\nsecond"
+)
+
+
+def test_status_shows_a_stored_message_safely(cli: Cli, seller: Seller) -> None:
+    _plant_history(cli, HOSTILE_STORED)
+    for args in (("status",), ("status", "--json"), ("status", "--all", "-v")):
+        result = cli.run(*args)
+        assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+        assert "Amazon rejected the authorization" in result.stdout
+        assert "IwEBIold-leaked-token" not in result.output, args
+        for char in ("\x1b", "\x07", "\u202e", "\r"):
+            assert char not in result.output, (args, char)
+        if "--json" in args:
+            message = json.loads(result.stdout)["profiles"][0]["last_refresh"]["message"]
+            assert "\\u001b" not in result.stdout and "[REDACTED]" in message
+
+
+def test_status_on_a_terminal_escapes_markup_in_stored_text(cli: Cli, seller: Seller) -> None:
+    """On a terminal status renders with Rich, where '[link=...]' in a stored message
+    would become a hyperlink and other markup would style the text."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import CONSOLE_SCRIPT
+
+    _plant_history(cli, HOSTILE_STORED)
+    env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+    primary, secondary = pty.openpty()
+    process = subprocess.run(
+        [CONSOLE_SCRIPT, "status"], stdout=secondary, stderr=secondary, env=env, timeout=60
+    )
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    text = shown.decode(errors="replace")
+    assert process.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "Amazon rejected" in text and "here" in text
+    assert "\x1b]8;" not in text  # no hyperlink was made
+    assert "\x1b]0;" not in text and "\u202e" not in text and "IwEBIold-leaked" not in text
