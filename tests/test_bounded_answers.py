@@ -5,11 +5,13 @@ gzip bomb must not be read whole into memory."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,8 +29,13 @@ class HostileServer:
     """A TCP server that reads one HTTP request per connection and answers it with
     ``behaviour(server, connection)``; counts connections and bytes sent."""
 
-    def __init__(self, behaviour: Callable[[HostileServer, socket.socket], None]) -> None:
+    def __init__(
+        self,
+        behaviour: Callable[[HostileServer, socket.socket], None],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.behaviour = behaviour
+        self.tls = tls
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
         self.port = self.listener.getsockname()[1]
@@ -39,7 +46,7 @@ class HostileServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def _accept(self) -> None:
         while not self.stopped.is_set():
@@ -53,6 +60,11 @@ class HostileServer:
             threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            except OSError:
+                return
         with connection:
             request = b""
             while b"\r\n\r\n" not in request:
@@ -92,8 +104,11 @@ class HostileServer:
 def serve() -> Iterator[Callable[[Callable[[HostileServer, socket.socket], None]], HostileServer]]:
     servers: list[HostileServer] = []
 
-    def start(behaviour: Callable[[HostileServer, socket.socket], None]) -> HostileServer:
-        server = HostileServer(behaviour)
+    def start(
+        behaviour: Callable[[HostileServer, socket.socket], None],
+        tls: ssl.SSLContext | None = None,
+    ) -> HostileServer:
+        server = HostileServer(behaviour, tls)
         servers.append(server)
         return server
 
@@ -189,6 +204,29 @@ def test_a_trickling_server_cannot_hold_the_call_past_its_total_budget(
     with pytest.raises(AmazonUnavailable, match="budget ran out"):
         refresh(client)
     assert time.monotonic() - started < 2.0
+
+
+def test_the_deadline_holds_over_tls(
+    serve: Callable[..., HostileServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watchdog shuts down the socket under a TLS stream as well."""
+    import httpx
+
+    from spconnect.amazon import bounded
+    from spconnect.consent.tls import self_signed_certificate
+
+    monkeypatch.setenv("SPCONNECT_CONFIG_DIR", str(tmp_path))
+    certificate = self_signed_certificate("127.0.0.1")
+    server = serve(trickled_headers, tls=certificate.server_context())
+    trusted = ssl.create_default_context(cafile=certificate.cert_path)
+    transport = httpx.HTTPTransport(verify=trusted, limits=bounded.NO_KEEPALIVE)
+    client = lwa(server, transport=transport, timeout=1.0, deadline=0.5)
+    client.retry = RetryPolicy(max_attempts=1)
+    started = time.monotonic()
+    with pytest.raises(AmazonUnavailable, match=r"within 0\.5 s"):
+        refresh(client)
+    assert time.monotonic() - started < 1.5
+    assert server.connections == 1
 
 
 def peak_memory(call: Callable[[], object]) -> tuple[int, BaseException | None]:
