@@ -389,3 +389,141 @@ def test_unknown_flag_is_exit_2_without_traceback(cli: Cli) -> None:
     result = cli.run("token", "--formatt", "raw")
     assert result.returncode == ExitCode.USAGE
     assert "Traceback" not in result.output
+
+
+def test_usage_errors_go_through_the_display_filter(cli: Cli) -> None:
+    """Click echoes a bad value in its usage error; it reached the terminal raw (issue 8,
+    section 5): escape sequences that retitle the window, clear the screen, reorder text."""
+    for args in (
+        ("app", "show", "demo", "extra\x1b]0;pwned\x07\x1b[2J\u202etxt.exe\r"),
+        ("token", "--format", "\x1b]0;pwned\x07\u202eraw"),
+    ):
+        result = cli.run(*args)
+        assert result.returncode == ExitCode.USAGE
+        assert f"Try 'spconnect {args[0]}" in result.stderr
+        for char in ("\x1b", "\x07", "\u202e", "\r"):
+            assert char not in result.output, (args, char)
+
+
+def test_no_arguments_still_prints_help_with_exit_2(cli: Cli) -> None:
+    result = cli.run()
+    assert result.returncode == ExitCode.USAGE
+    assert "Usage: spconnect" in result.stdout
+
+
+def test_say_strips_control_characters_and_keeps_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from spconnect.cli.common import say
+
+    say("first\x1b[31m line\x1b[0m\nsecond\u202e line\x9b")
+    assert capsys.readouterr().err == "first line\nsecond line\n"
+
+
+@pytest.mark.parametrize(
+    ("token", "fmt", "problem"),
+    [
+        ("", "raw", "its access token is empty"),
+        ("Atza|IwEBIabc\r\nX-Injected: yes", "header", "control"),
+        ("Atza|IwEBIabc\x1b]0;pwned\x07", "env", "control"),
+    ],
+)
+def test_an_unusable_access_token_is_exit_6_and_never_printed(
+    cli: Cli, seller: Seller, emulator: Emulator, token: str, fmt: str, problem: str
+) -> None:
+    """`access_token: ""` was printed with exit 0; a token with CR/LF was written into
+    `--format header` (issue 8, section 5)."""
+    emulator.inject("grant", patch={"access_token": token})
+    result = cli.run("token", "--force-refresh", "--format", fmt)
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert result.stdout == ""
+    assert problem in result.stderr and "nothing was printed or stored" in result.stderr
+    assert "X-Injected" not in result.output and "\x1b" not in result.output
+
+
+def test_an_html_403_from_a_proxy_is_exit_6_with_its_first_line(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    page = "<html><head><title>403 Forbidden - Blocked by Proxy</title></head><body>...</body>"
+    emulator.inject("html", status=403, body=page)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "HTTP 403" in result.stderr and "403 Forbidden - Blocked by Proxy" in result.stderr
+    assert "likely a bug" not in result.stderr
+
+
+def test_control_characters_from_amazon_never_reach_the_terminal_or_status(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """ESC and other controls in error_description reached the terminal raw, and were
+    stored in the refresh history that every `status` shows again."""
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[31mrevoked\x1b[0m\r\u202eyb dezirohtua"
+    emulator.inject("status", status=400, error="invalid_grant", description=hostile)
+    result = cli.run("token", "--force-refresh")
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "revoked" in result.stderr
+    shown = [result, cli.run("status"), cli.run("status", "--json"), cli.run("status", "-v")]
+    assert "revoked" in shown[1].stdout
+    for run in shown:
+        for char in ("\x1b", "\x07", "\r", "\u202e"):
+            assert char not in run.output, (run.args, char)
+
+
+def _plant_history(cli: Cli, message: str) -> None:
+    """A refresh history as an older spconnect wrote it (or as someone edited it)."""
+    path = cli.cache_dir / "state" / "default.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"at": time.time(), "ok": False, "exit_code": 4, "message": message}
+    path.write_text(json.dumps({**record, "clock_skew": None}))
+
+
+HOSTILE_STORED = (
+    "Amazon rejected the authorization \x1b]0;pwned\x07\x1b[2J\x1b[31m(invalid_grant: echo "
+    "refresh_token=Atzr%7CIwEBIold-leaked-token&x=[link=https://evil.example]here[/link])"
+    "\u202e\r\nsecond"
+)
+
+
+def test_status_shows_a_stored_message_safely(cli: Cli, seller: Seller) -> None:
+    _plant_history(cli, HOSTILE_STORED)
+    for args in (("status",), ("status", "--json"), ("status", "--all", "-v")):
+        result = cli.run(*args)
+        assert result.returncode == ExitCode.AUTHORIZATION_REJECTED
+        assert "Amazon rejected the authorization" in result.stdout
+        assert "IwEBIold-leaked-token" not in result.output, args
+        for char in ("\x1b", "\x07", "\u202e", "\r"):
+            assert char not in result.output, (args, char)
+        if "--json" in args:
+            message = json.loads(result.stdout)["profiles"][0]["last_refresh"]["message"]
+            assert "\\u001b" not in result.stdout and "[REDACTED]" in message
+
+
+def test_status_on_a_terminal_escapes_markup_in_stored_text(cli: Cli, seller: Seller) -> None:
+    """On a terminal status renders with Rich, where '[link=...]' in a stored message
+    would become a hyperlink and other markup would style the text."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import CONSOLE_SCRIPT
+
+    _plant_history(cli, HOSTILE_STORED)
+    env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+    primary, secondary = pty.openpty()
+    process = subprocess.run(
+        [CONSOLE_SCRIPT, "status"], stdout=secondary, stderr=secondary, env=env, timeout=60
+    )
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    text = shown.decode(errors="replace")
+    assert process.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "Amazon rejected" in text and "here" in text
+    assert "\x1b]8;" not in text  # no hyperlink was made
+    assert "\x1b]0;" not in text and "\u202e" not in text and "IwEBIold-leaked" not in text

@@ -167,3 +167,84 @@ def test_consent_logins_leak_no_code_or_token(
         data = path.read_bytes()
         for value in secrets:
             assert value.encode() not in data, f"a secret in {path}"
+
+
+def _forms(value: str) -> list[str]:
+    """A secret as sent and in the encodings an echo of the request may use."""
+    import json
+    from urllib.parse import quote, quote_plus
+
+    return [value, quote(value, safe=""), quote(value), quote_plus(value), json.dumps(value)[1:-1]]
+
+
+def test_an_error_body_echoing_the_request_leaks_nothing(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """Issue 8 section 2: an error body that echoes the request URL-encoded
+    (``Atzr%7C...``) was printed, kept in the refresh history and shown by every status."""
+    for status, error, expected in (
+        (400, "invalid_grant", 4),
+        (400, "invalid_request", 1),
+        (401, "invalid_client", 5),
+    ):
+        emulator.inject(
+            "status", status=status, error=error, description="Bad request", echo_request=True
+        )
+        result = cli.run("token", "--force-refresh", "-v")
+        assert result.returncode == expected, result.stderr
+        assert "refresh_token=[REDACTED]" in result.stderr, result.stderr
+        assert "client_secret=[REDACTED]" in result.stderr
+        cli.run("status")
+        cli.run("status", "--json")
+        cli.run("status", "--all", "--check", "-v")
+    secrets = {"refresh token": seller.refresh_token, "client secret": seller.app.client_secret}
+    for result in cli.history:
+        for name, value in secrets.items():
+            for form in _forms(value):
+                assert form not in result.output, f"{name} ({form[:8]}...) in {result.args}"
+    history_file = cli.cache_dir / "state" / "default.json"
+    assert history_file.exists()
+    for path in cli.files():
+        data = path.read_text(errors="replace")
+        for name, value in secrets.items():
+            for form in _forms(value):
+                assert form not in data, f"{name} in {path}"
+
+
+# Fake values of each secret shape (amazon.md section 1): never real secrets.
+FAKE_CLIENT_SECRET = "amzn1.oa2-cs.v1." + "0f" * 32
+FAKE_REFRESH_TOKEN = "Atzr|IwEBIFAKEFAKE-refresh" + "x" * 40
+FAKE_ACCESS_TOKEN = "Atza|IwEBIFAKEFAKE-access" + "y" * 40
+
+
+@pytest.mark.parametrize(
+    ("args", "alternative"),
+    [
+        (("app", "set-secret", "demo", FAKE_CLIENT_SECRET), "--client-secret-stdin"),
+        (("app", "add", "demo", "--client-id", FAKE_CLIENT_SECRET), "--client-secret-stdin"),
+        (("login", "--refresh-token-stdin", FAKE_REFRESH_TOKEN), "--refresh-token-stdin"),
+        (("login", "--marketplace", FAKE_REFRESH_TOKEN.replace("|", "%7C")), "--refresh-token"),
+        (("token", "--format", FAKE_ACCESS_TOKEN), "--refresh-token-stdin"),
+        (("token", f"--format={FAKE_ACCESS_TOKEN}"), "--refresh-token-stdin"),
+        (("token", "-p", FAKE_ACCESS_TOKEN), "--refresh-token-stdin"),
+        # A client secret is also a valid profile name: the token fast path must not
+        # take it for one.
+        (("token", "-p", FAKE_CLIENT_SECRET), "--client-secret-stdin"),
+        (("status", "--json", f"--profile={FAKE_CLIENT_SECRET}"), "--client-secret-stdin"),
+    ],
+)
+def test_secret_shaped_arguments_are_refused_without_echo(
+    cli: Cli, args: tuple[str, ...], alternative: str
+) -> None:
+    """Issue 8 section 2: usage errors echoed secret-shaped arguments in full. The one
+    test that puts secret-shaped values in spconnect's argv, to prove they are refused."""
+    result = cli.run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "never taken as command-line arguments" in result.stderr
+    assert alternative in result.stderr
+    for fake in (FAKE_CLIENT_SECRET, FAKE_REFRESH_TOKEN, FAKE_ACCESS_TOKEN):
+        body = fake.split("|", 1)[-1][5:]  # past the prefix and the 'IwEBI'
+        assert body[:12] not in result.stderr
+    assert "0f0f0f0f" not in result.stderr
+    assert not cli.config_dir.exists()  # refused before anything was read or written

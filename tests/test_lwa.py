@@ -220,7 +220,7 @@ def test_attempts_are_bounded_and_the_error_is_exit_6(emulator: Emulator, app: E
             client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh
         )
     assert info.value.exit_code == ExitCode.AMAZON_UNAVAILABLE
-    assert "HTTP 502 with a non-JSON page" in info.value.message
+    assert "HTTP 502 with an HTML page: 'Service Unavailable'" in info.value.message
     assert "3 attempt(s)" in info.value.message
     assert "request id" in info.value.message
     assert emulator.count("token_requests") == 3
@@ -276,3 +276,121 @@ def test_dropped_connection_is_retried(emulator: Emulator, app: EmulatedApp) -> 
         client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh
     )
     assert grant.access_token
+
+
+# -- the answer's shape (issue 8, section 5) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("patch", "problem"),
+    [
+        ({"access_token": ""}, "its access token is empty"),
+        ({"access_token": None}, "it has no access token"),
+        ({"access_token": 42}, "its access token is not a string"),
+        ({"access_token": "Atza|IwEBIabc\r\nX-Injected: 1"}, "control"),
+        ({"access_token": "Atza|IwEBI\x1b[2Jabc"}, "control"),
+        ({"access_token": "Atza|" + "x" * 2044}, "longer than 2048 bytes"),
+        ({"token_type": "mac"}, "token type is 'mac', not 'bearer'"),
+        ({"token_type": None}, "token type is None"),
+        ({"expires_in": 0}, "expires_in"),
+        ({"expires_in": None}, "expires_in"),
+        ({"expires_in": "3600"}, "expires_in"),
+        ({"expires_in": 10**9}, "expires_in"),
+        ({"refresh_token": "Atzr|IwEBI\nabc"}, "its refresh token contains"),
+        ({"refresh_token": "Atzr|" + "r" * 2044}, "its refresh token is longer"),
+    ],
+)
+def test_an_unusable_grant_is_exit_6_naming_the_problem(
+    emulator: Emulator, app: EmulatedApp, patch: dict[str, object], problem: str
+) -> None:
+    refresh = emulator.state.self_authorize(app.client_id)
+    emulator.inject("grant", patch=patch)
+    with pytest.raises(AmazonUnavailable) as info:
+        client(emulator).refresh(
+            client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh
+        )
+    assert info.value.exit_code == ExitCode.AMAZON_UNAVAILABLE
+    assert problem in info.value.message
+    assert "nothing was printed or stored" in info.value.message
+    assert "\r" not in info.value.message and "\n" not in info.value.message
+    assert emulator.count("token_requests") == 1  # a malformed answer is not retried
+
+
+def test_token_type_is_case_insensitive(emulator: Emulator, app: EmulatedApp) -> None:
+    # RFC 6749 section 5.1: the token type value is case insensitive.
+    refresh = emulator.state.self_authorize(app.client_id)
+    emulator.inject("grant", patch={"token_type": "Bearer"})
+    grant = client(emulator).refresh(
+        client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh
+    )
+    assert grant.token_type == "bearer"
+
+
+def test_a_code_exchange_without_a_refresh_token_is_exit_6(
+    emulator: Emulator, app: EmulatedApp
+) -> None:
+    redirect = app.redirect_uris[0]
+    for patch, problem in (
+        ({"refresh_token": None}, "it has no refresh token"),
+        ({"refresh_token": ""}, "its refresh token is empty"),
+        ({"refresh_token": "Atzr|IwEBI\r\nabc"}, "its refresh token contains"),
+    ):
+        code = emulator.state.issue_code(app.client_id, redirect, "A1SELLER00001")
+        emulator.inject("grant", patch=patch)
+        with pytest.raises(AmazonUnavailable, match=problem):
+            client(emulator).exchange_code(
+                code=code,
+                redirect_uri=redirect,
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+            )
+
+
+@pytest.mark.parametrize("status", [400, 403, 407])
+@pytest.mark.parametrize(
+    ("page", "first_line"),
+    [
+        (
+            "<!DOCTYPE html>\n<html><head><title>Access Denied</title></head><body><h1>Access"
+            " Denied</h1><p>Blocked by the corporate web filter.</p></body></html>",
+            "Access Denied",
+        ),
+        ('{"message": "Forbidden"}', '{"message": "Forbidden"}'),
+        ("Request blocked\x1b[2J by\u202e policy\nsecond line", "Request blocked by policy"),
+    ],
+)
+def test_a_page_that_is_not_lwa_json_is_a_network_problem(
+    emulator: Emulator, app: EmulatedApp, status: int, page: str, first_line: str
+) -> None:
+    """An HTML 400/403 from a proxy or firewall was reported as "likely a bug" (exit 1)."""
+    emulator.inject("html", status=status, body=page)
+    with pytest.raises(AmazonUnavailable) as info:
+        client(emulator).refresh(
+            client_id=app.client_id, client_secret=app.client_secret, refresh_token="Atzr|x"
+        )
+    assert info.value.exit_code == ExitCode.AMAZON_UNAVAILABLE
+    assert f"HTTP {status}" in info.value.message
+    assert first_line in info.value.message
+    assert "second line" not in info.value.message
+    assert "proxy" in str(info.value.hint)
+    assert emulator.count("token_requests") == 1
+
+
+def test_control_characters_in_an_lwa_error_never_reach_the_message(
+    emulator: Emulator, app: EmulatedApp
+) -> None:
+    refresh = emulator.state.self_authorize(app.client_id)
+    emulator.inject(
+        "status",
+        status=400,
+        error="invalid_grant",
+        description="\x1b]0;pwned\x07\x1b[31mThe grant\x1b[0m was\r\nrevoked\u202e\x9b2J",
+    )
+    with pytest.raises(AuthorizationRejected) as info:
+        client(emulator).refresh(
+            client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh
+        )
+    message = info.value.message
+    assert "The grant was revoked" in message
+    for char in ("\x1b", "\x07", "\r", "\n", "\u202e", "\x9b"):
+        assert char not in message

@@ -3,23 +3,34 @@
 ``GET /sellers/v1/marketplaceParticipations`` (getMarketplaceParticipations) lists the
 marketplaces the account takes part in. Its rate is about one call a minute (0.016 rps,
 burst 15), so callers cache the answer. Errors quote ``x-amzn-RequestId``.
+
+Bounds (issue 8, section 5), as for LWA: one request, not retried, so a call lasts at most
+``deadline`` seconds (30 by default) even against a server that trickles bytes, and
+reads at most 1 MiB of an answer (amazon/bounded.py). Text from the answer (error
+messages, store and marketplace names) is shown only through ``one_line``: control
+characters stripped, secrets masked, length capped. An answer that is not the SP-API's
+JSON, such as a proxy's HTML 403, is a network problem (exit 6), not a refused token.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import httpx
 
+from spconnect.amazon import bounded
 from spconnect.amazon.lwa import user_agent
 from spconnect.errors import (
     AmazonUnavailable,
     AuthorizationRejected,
     SpconnectError,
 )
-from spconnect.redaction import redact
+from spconnect.redaction import one_line
 
 PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
+# A participation is about 300 bytes and an account has at most a few dozen marketplaces.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,38 +46,44 @@ class Participation:
     store_name: str | None
 
     @classmethod
-    def from_payload(cls, item: dict[str, object]) -> Participation:
-        market = item.get("marketplace") or {}
-        part = item.get("participation") or {}
-        assert isinstance(market, dict) and isinstance(part, dict)
+    def from_payload(cls, item: object) -> Participation:
+        """One payload item; ValueError when it is not shaped as amazon.md section 9 says."""
+        market = item.get("marketplace") if isinstance(item, dict) else None
+        part = item.get("participation") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not isinstance(market, dict):
+            raise ValueError("a participation without a marketplace")
+        if not isinstance(part, dict):
+            raise ValueError("a participation without its participation flags")
+
+        def text(value: object) -> str:
+            # Names are shown in `status` and cached: made safe like any answer text.
+            return one_line(str(value), 120) if value is not None else ""
+
         store = item.get("storeName")
         return cls(
-            marketplace_id=str(market.get("id", "")),
-            name=str(market.get("name", "")),
-            country_code=str(market.get("countryCode", "")),
-            currency=str(market.get("defaultCurrencyCode", "")),
-            language=str(market.get("defaultLanguageCode", "")),
-            domain=str(market.get("domainName", "")),
-            participating=bool(part.get("isParticipating", False)),
-            suspended_listings=bool(part.get("hasSuspendedListings", False)),
-            store_name=str(store) if store is not None else None,
+            marketplace_id=text(market.get("id")),
+            name=text(market.get("name")),
+            country_code=text(market.get("countryCode")),
+            currency=text(market.get("defaultCurrencyCode")),
+            language=text(market.get("defaultLanguageCode")),
+            domain=text(market.get("domainName")),
+            participating=part.get("isParticipating") is True,
+            suspended_listings=part.get("hasSuspendedListings") is True,
+            store_name=text(store) if store is not None else None,
         )
 
 
-def _errors_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        errors = body.get("errors") if isinstance(body, dict) else None
-    except ValueError:
-        errors = None
-    if not errors:
-        return f"HTTP {response.status_code}"
+def _errors_text(body: dict[str, object] | None) -> str | None:
+    """The SP-API's ``errors`` list as one safe line, or None when the body has none."""
+    errors = body.get("errors") if body else None
+    if not isinstance(errors, list) or not errors:
+        return None
     parts = []
     for error in errors:
         if isinstance(error, dict):
-            text = ": ".join(str(error[k]) for k in ("code", "message", "details") if error.get(k))
-            parts.append(text)
-    return redact("; ".join(parts))
+            fields = (error.get(k) for k in ("code", "message", "details"))
+            parts.append(": ".join(one_line(str(f), 200) for f in fields if f))
+    return one_line("; ".join(p for p in parts if p), 400) or None
 
 
 def marketplace_participations(
@@ -75,6 +92,7 @@ def marketplace_participations(
     *,
     profile: str,
     timeout: float = 15.0,
+    deadline: float = 30.0,
     transport: httpx.BaseTransport | None = None,
 ) -> list[Participation]:
     """The account's marketplaces; errors carry the request id and what to do."""
@@ -82,32 +100,67 @@ def marketplace_participations(
         "x-amz-access-token": access_token,
         "user-agent": user_agent(),
         "accept": "application/json",
+        "accept-encoding": bounded.ACCEPT_ENCODING,
     }
     try:
-        with httpx.Client(timeout=timeout, transport=transport) as client:
-            response = client.get(endpoint.rstrip("/") + PARTICIPATIONS_PATH, headers=headers)
-    except httpx.HTTPError as exc:
+        with httpx.Client(
+            timeout=timeout, transport=transport, limits=bounded.NO_KEEPALIVE
+        ) as client:
+            answer = bounded.fetch(
+                client,
+                "GET",
+                endpoint.rstrip("/") + PARTICIPATIONS_PATH,
+                headers=headers,
+                deadline=time.monotonic() + deadline,
+                timeout=timeout,
+                limit=MAX_ANSWER_BYTES,
+            )
+    except bounded.DeadlineExceeded:
         raise AmazonUnavailable(
-            redact(f"the SP-API endpoint {endpoint} is unreachable: {type(exc).__name__}: {exc}"),
+            f"the SP-API endpoint {endpoint} sent no complete answer within {deadline:g} s",
             "check the network and the region; try again in a minute",
         ) from None
-    request_id = response.headers.get("x-amzn-requestid", "none")
-    said = f"{_errors_text(response)} (request id {request_id})"
-    if response.status_code == 200:
+    except httpx.HTTPError as exc:
+        raise AmazonUnavailable(
+            one_line(f"the SP-API endpoint {endpoint} is unreachable: {type(exc).__name__}: {exc}"),
+            "check the network and the region; try again in a minute",
+        ) from None
+    status = answer.status_code
+    request_id = one_line(answer.headers.get("x-amzn-requestid") or "none", 80)
+    body = answer.json_object()
+    errors = _errors_text(body)
+    said = f"{errors or f'HTTP {status}'} (request id {request_id})"
+    if status == 200:
+        payload = body.get("payload") if body else None
         try:
-            payload = response.json().get("payload", [])
+            if not isinstance(payload, list):
+                raise ValueError("no payload list")
             return [Participation.from_payload(item) for item in payload]
-        except (ValueError, AttributeError, AssertionError):
+        except ValueError:
             raise AmazonUnavailable(
-                f"the Sellers API sent an unexpected answer; {said}",
+                f"the Sellers API sent an unexpected answer ({answer.describe()}); "
+                f"request id {request_id}",
                 "try again; report it if it persists",
             ) from None
-    if response.status_code == 429:
+    if status == 429:
         raise AmazonUnavailable(
             f"the Sellers API throttled the call (429); {said}",
             "it allows about one call a minute: try again shortly (status caches its answer)",
         )
-    if response.status_code == 403:
+    if status >= 500:
+        what = said if errors else f"HTTP {status} with {answer.describe()}"
+        raise AmazonUnavailable(f"the Sellers API failed; {what}", "try again in a few minutes")
+    if errors is None:
+        # Not the SP-API's JSON errors: a proxy, firewall or captive portal answered
+        # (issue 8, section 5). Not a refused token, and not a bug in spconnect.
+        raise AmazonUnavailable(
+            f"the SP-API endpoint {endpoint} answered HTTP {status} with "
+            f"{answer.describe()}, which is not an SP-API answer; a proxy, firewall or "
+            f"captive portal on the way usually sends these (request id {request_id})",
+            f"check the network path to {endpoint} (proxy settings such as HTTPS_PROXY, "
+            "firewall, VPN), then try again",
+        )
+    if status == 403:
         raise AuthorizationRejected(
             f"the Sellers API refused the token (403); {said}. Usual causes: the app lacks a "
             "role this operation needs, the profile's region does not match the account's, "
@@ -115,8 +168,6 @@ def marketplace_participations(
             f"check the app's roles and the region; if a role was added, re-authorize: "
             f"`spconnect reauth -p {profile}`",
         )
-    if response.status_code >= 500:
-        raise AmazonUnavailable(f"the Sellers API failed; {said}", "try again in a few minutes")
     raise SpconnectError(
         f"the Sellers API answered {said}", "this is likely a bug in spconnect; please report it"
     )

@@ -10,7 +10,7 @@ import typer
 
 from spconnect.errors import UsageError
 from spconnect.names import clean_pasted
-from spconnect.redaction import RedactingFilter, redact, register_secret
+from spconnect.redaction import RedactingFilter, for_display, register_secret
 
 ProfileOpt = Annotated[
     str,
@@ -45,8 +45,10 @@ def setup_verbose(verbose: bool) -> None:
 
 
 def say(message: str) -> None:
-    """A message for the person (stderr), redacted like every other output."""
-    sys.stderr.write(redact(message) + "\n")
+    """A message for the person (stderr), through the display filter like every other
+    output: secrets masked, control characters stripped (multi-line messages keep their
+    newlines)."""
+    sys.stderr.write(for_display(message) + "\n")
     sys.stderr.flush()
 
 

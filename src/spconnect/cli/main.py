@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 
 from spconnect._version import __version__
 from spconnect.errors import ExitCode, SpconnectError
+from spconnect.redaction import for_display, secret_shape
 from spconnect.report import report_error, report_unexpected
 
 app = typer.Typer(
@@ -52,21 +54,108 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _report_usage(error: typer.TyperException) -> int:
+    """A usage error found by Typer/Click (bad flag, bad value), shown as Click would but
+    through the display filter: Click echoes the offending value, which may be anything
+    the user typed, control characters included."""
+    ctx = getattr(error, "ctx", None)
+    message = error.format_message()
+    if not message:  # NoArgsIsHelpError: the help was printed already
+        return int(getattr(error, "exit_code", ExitCode.USAGE))
+    lines = []
+    if ctx is not None:
+        lines.append(ctx.get_usage())
+        if ctx.command.get_help_option(ctx) is not None:
+            lines.append(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.")
+        lines.append("")
+    lines.append(f"error: {message}")
+    sys.stderr.write(for_display("\n".join(lines)) + "\n")
+    return int(getattr(error, "exit_code", ExitCode.USAGE))
+
+
+# Where a secret of each shape may be given instead of argv (design, "Command contract").
+_STDIN_ALTERNATIVES = {
+    "a client secret": "pipe it in with --client-secret-stdin (`app add`, `app set-secret`), "
+    "or leave it out to be asked for it without echo",
+    "a refresh token": "pipe it in with `spconnect login --refresh-token-stdin`, "
+    "or leave it out to be asked for it without echo",
+    "an access token": "spconnect never takes an access token: it fetches one itself "
+    "(`spconnect token`); to store an authorization, pipe its refresh token in with "
+    "`spconnect login --refresh-token-stdin`",
+}
+
+
+def _refuse_secret_arguments(args: list[str]) -> int | None:
+    """Exit 2 when an argument has the shape of a secret (amazon.md section 1).
+
+    The design accepts secrets only from stdin, a hidden prompt or the environment: on the
+    command line they show in `ps` and stay in shell history. Checked before parsing, so
+    that no parser error message can echo the value; the message names where the value
+    was, never the value.
+    """
+    for position, arg in enumerate(args):
+        kind = secret_shape(arg)
+        if kind is None:
+            continue
+        if arg.startswith("--") and "=" in arg:
+            where = f"the value of {arg.split('=', 1)[0]}"
+        elif position > 0 and args[position - 1].startswith("-"):
+            where = f"the value of {args[position - 1]}"
+        else:
+            where = f"argument {position + 1}"
+        sys.stderr.write(
+            for_display(
+                f"error: {where} looks like {kind}; secrets are never taken as command-line "
+                "arguments, where `ps` and your shell history would keep them "
+                "(if it is real, remove it from your shell history)"
+            )
+            + "\n"
+            + for_display(_STDIN_ALTERNATIVES[kind])
+            + "\n"
+        )
+        return ExitCode.USAGE
+    return None
+
+
+def _silence_stdout() -> None:
+    # The reader of our stdout went away (`spconnect status | head`); point stdout at
+    # /dev/null so that the interpreter's final flush does not fail again (the recipe of
+    # Python's signal documentation, "Note on SIGPIPE").
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; returns the exit status (never raises)."""
     verbose = any(a in ("-v", "--verbose") for a in args)
+    refused = _refuse_secret_arguments(args)
+    if refused is not None:
+        return refused
     try:
-        # Standalone mode: Typer prints usage errors itself (exit 2, as in the design) and
-        # turns Ctrl-C into exit 130; everything ends in SystemExit with the status.
-        app(args=args, prog_name="spconnect", standalone_mode=True)
+        # Not standalone: Typer would print usage errors itself, unfiltered, and wrap them
+        # in a panel that splits long values across lines (beyond any redaction pattern).
+        # Here they come back as exceptions and are shown by _report_usage. Typer still
+        # maps Ctrl-C to exit 130 and returns typer.Exit's code.
+        result = app(args=args, prog_name="spconnect", standalone_mode=False)
     except SystemExit as done:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else ExitCode.UNEXPECTED)
+    except typer.Abort:
+        sys.stderr.write("Aborted.\n")
+        return ExitCode.UNEXPECTED
+    except typer.TyperException as error:  # Click's usage errors derive from it
+        return _report_usage(error)
     except SpconnectError as error:
         return report_error(error)
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.UNEXPECTED
     except Exception as error:
         return report_unexpected(error, verbose=verbose)
+    # typer.Exit(code) comes back as its code; a command that returns normally, as None.
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
     return ExitCode.OK

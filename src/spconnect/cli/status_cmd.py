@@ -1,4 +1,10 @@
-"""``spconnect status`` and ``spconnect doctor``: render the overview and the checks."""
+"""``spconnect status`` and ``spconnect doctor``: render the overview and the checks.
+
+What they show includes text that came from Amazon or from files on disk (the last
+refresh's message, problems, store and marketplace names), so every rendering goes
+through the display filter: secrets masked, control characters stripped, and for Rich,
+markup escaped so that a name cannot style or link itself (issue 8, sections 2 and 5).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,24 @@ from spconnect import doctor as doctor_checks
 from spconnect import status as overview
 from spconnect.cli.common import ProfileOpt, VerboseOpt, out, setup_verbose
 from spconnect.errors import NotSetUp
+from spconnect.redaction import for_display
 from spconnect.workspace import Workspace
+
+
+def _shown(text: object) -> str:
+    """One value of a table or line, safe to show."""
+    return for_display(str(text), multiline=False)
+
+
+def _safe_document(value: object) -> object:
+    """The --json document with every string made safe: scripts show these to people."""
+    if isinstance(value, str):
+        return _shown(value)
+    if isinstance(value, dict):
+        return {key: _safe_document(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_safe_document(item) for item in value]
+    return value
 
 
 def _rich_output() -> bool:
@@ -102,20 +125,24 @@ def _plain(statuses: list[overview.ProfileStatus]) -> str:
             fix = f" -> {p.fix}" if p.fix else ""
             lines.append(f"  {label}: {p.message}{fix}")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(for_display(line, multiline=False) for line in lines)
 
 
 def _rich(statuses: list[overview.ProfileStatus]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    def safe(text: object) -> str:
+        return escape(_shown(text))
 
     console = Console()
     for s in statuses:
-        table = Table(title=f"profile {s.profile}", show_header=False, title_justify="left")
+        table = Table(title=f"profile {safe(s.profile)}", show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column()
         for key, value in _rows(s):
-            table.add_row(key, value)
+            table.add_row(key, safe(value))
         console.print(table)
         if s.marketplaces:
             markets = Table(
@@ -129,22 +156,22 @@ def _rich(statuses: list[overview.ProfileStatus]) -> None:
             )
             for m in s.marketplaces:
                 markets.add_row(
-                    m.name,
-                    m.marketplace_id,
-                    m.country_code,
-                    m.currency,
+                    safe(m.name),
+                    safe(m.marketplace_id),
+                    safe(m.country_code),
+                    safe(m.currency),
                     "yes" if m.participating else "no",
                     "yes" if m.suspended_listings else "no",
-                    m.store_name or "-",
+                    safe(m.store_name or "-"),
                 )
             console.print(markets)
         if s.check_note:
-            console.print(f"  {s.check_note}")
+            console.print(f"  {safe(s.check_note)}")
         for p in s.problems:
             style, mark = ("red", "x") if p.severity == "error" else ("yellow", "!")
-            console.print(f"  [{style}]{mark} {p.message}[/{style}]", highlight=False)
+            console.print(f"  [{style}]{mark} {safe(p.message)}[/{style}]", highlight=False)
             if p.fix:
-                console.print(f"    fix: [bold]{p.fix}[/bold]", highlight=False)
+                console.print(f"    fix: [bold]{safe(p.fix)}[/bold]", highlight=False)
         console.print()
 
 
@@ -173,7 +200,8 @@ def status(
         )
     statuses = overview.overview(ws, names, check=check)
     if as_json:
-        out(json.dumps(overview.to_json(statuses, checked=check), indent=2) + "\n")
+        document = _safe_document(overview.to_json(statuses, checked=check))
+        out(json.dumps(document, indent=2) + "\n")
     elif _rich_output():
         _rich(statuses)
     else:
@@ -203,7 +231,7 @@ def doctor(
         if code == 0
         else f"something blocks spconnect here (exit {code})"
     )
-    out("\n".join(lines) + "\n")
+    out("\n".join(for_display(line, multiline=False) for line in lines) + "\n")
     raise typer.Exit(code)
 
 

@@ -14,7 +14,7 @@ import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from spconnect.emulator import central, sellers
 from spconnect.emulator.lwa import token_endpoint
@@ -61,10 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self._send(status, json.dumps(body).encode(), "application/json;charset=UTF-8", headers)
 
-    def _apply_fault(self, endpoint: str) -> bool:
+    def _apply_fault(self, fault: Fault | None, echo: str = "") -> bool:
         """Act out an injected fault; True when it replaced the answer."""
-        fault = self.server.emulator.state.take_fault(endpoint)
-        if fault is None:
+        if fault is None or fault.kind == "grant":
             return False
         if fault.kind == "slow":
             time.sleep(fault.delay)
@@ -80,14 +79,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return True
         if fault.kind == "html":
-            self._send(fault.status, _HTML_ERROR_PAGE, "text/html")
+            page = _HTML_ERROR_PAGE if fault.body is None else fault.body.encode()
+            self._send(fault.status, page, "text/html")
             return True
+        description = fault.description or "Injected failure"
+        if fault.echo_request:
+            description += f" (request: {echo})"
+        if fault.endpoint == "sellers":
+            error = {"code": fault.error or "InternalFailure", "message": description}
+            self._send_json(fault.status, {"errors": [error]})
+            return True
+        default = "server_error" if fault.status >= 500 else "temporarily_unavailable"
         self._send_json(
-            fault.status,
-            {
-                "error": "server_error" if fault.status >= 500 else "temporarily_unavailable",
-                "error_description": "Injected failure",
-            },
+            fault.status, {"error": fault.error or default, "error_description": description}
         )
         return True
 
@@ -110,11 +114,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == TOKEN_PATH:
             self.server.emulator.state.count("token_requests")
-            if self._apply_fault("token"):
+            fault = self.server.emulator.state.take_fault("token")
+            # The form body as sent: URL-encoded, secrets included.
+            if self._apply_fault(fault, echo=body.decode(errors="replace")):
                 return
             answer = token_endpoint(
                 self.server.emulator.state, self.headers.get("Content-Type", ""), body
             )
+            if fault is not None and fault.kind == "grant" and answer.status == 200:
+                for key, value in (fault.patch or {}).items():
+                    if value is None:
+                        answer.body.pop(key, None)
+                    else:
+                        answer.body[key] = value
             self._send_json(answer.status, answer.body)
             return
         self._send_json(404, {"error": "not_found"})
@@ -127,9 +139,10 @@ class _Handler(BaseHTTPRequestHandler):
             state.count("consent_page")
             self._send_page(central.consent(state, params, self.server.emulator.url))
         elif parts.path == sellers.PATH:
-            answer = sellers.marketplace_participations(
-                state, self.headers.get("x-amz-access-token", "")
-            )
+            token = self.headers.get("x-amz-access-token", "")
+            if self._apply_fault(state.take_fault("sellers"), echo=f"access_token={quote(token)}"):
+                return
+            answer = sellers.marketplace_participations(state, token)
             self._send_json(answer.status, answer.body, answer.headers)
         elif parts.path.startswith(central.CONFIRM_PREFIX):
             app_id = parts.path[len(central.CONFIRM_PREFIX) :]

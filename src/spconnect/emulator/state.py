@@ -57,12 +57,16 @@ class Code:
 
 @dataclass
 class Fault:
-    """A failure to inject into the next ``times`` answers of ``endpoint``.
+    """A failure to inject into the next ``times`` answers of ``endpoint`` ("token" for
+    LWA, "sellers" for the Sellers API).
 
-    kind: "status" (answer ``status`` with an OAuth JSON error), "rate_limit" (429 with
-    ``retry_after``), "slow" (sleep ``delay`` then answer normally), "html" (answer
-    ``status`` with an HTML page, as a proxy or load balancer would), "drop" (close the
-    connection without an answer).
+    kind: "status" (answer ``status`` with an error in the endpoint's JSON format:
+    ``error``/``description`` when given, and with ``echo_request`` the request's secrets
+    URL-encoded in the description, as some gateways echo what they were sent),
+    "rate_limit" (429 with ``retry_after``), "slow" (sleep ``delay`` then answer normally),
+    "html" (answer ``status`` with an HTML page, ``body`` or a default one, as a proxy or
+    load balancer would), "drop" (close the connection without an answer), "grant" (a
+    successful token answer changed by ``patch``: a key set to None is removed).
     """
 
     kind: str
@@ -71,6 +75,11 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     endpoint: str = "token"
+    error: str | None = None
+    description: str | None = None
+    echo_request: bool = False
+    body: str | None = None
+    patch: dict[str, object] | None = None
 
 
 class EmulatorState:
