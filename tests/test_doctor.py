@@ -101,6 +101,32 @@ def test_clock_skew_against_the_lwa_date_header(cli: Cli, emulator: Emulator) ->
     assert "timedatectl" in result.stdout
 
 
+def test_a_malformed_date_header_is_a_warning_not_a_crash(cli: Cli) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class BadDate(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response_only(200)
+            self.send_header("Date", "Yesterday, around noon")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), BadDate)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/auth/o2/token"
+        result = cli.run("doctor", env={"SPCONNECT_LWA_URL": url})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "[warn] clock:" in result.stdout and "no usable Date header" in result.stdout
+    assert "Traceback" not in result.output and result.returncode != ExitCode.UNEXPECTED
+
+
 def test_unreachable_lwa_is_exit_6(cli: Cli) -> None:
     closed = f"http://127.0.0.1:{free_port()}/auth/o2/token"
     result = cli.run("doctor", env={"SPCONNECT_LWA_URL": closed})

@@ -405,3 +405,18 @@ def test_removing_an_app_removes_its_grantless_tokens(
     assert grantless.exists()
     cli.ok("app", "remove", "demo", "--yes")
     assert not grantless.exists()
+
+
+@pytest.mark.parametrize("forged", ["Atza|a\r\nx-evil: 1", "Atza|\x1b]0;owned\x07", "", "A" * 3000])
+def test_a_cached_token_of_the_wrong_shape_is_never_printed(
+    cli: Cli, seller: Seller, forged: str
+) -> None:
+    cli.ok("token")
+    entry = json.loads(cache_file(cli).read_text())
+    entry["access_token"] = forged
+    cache_file(cli).write_text(json.dumps(entry))
+    for fmt in ("raw", "header"):
+        result = cli.ok("token", "--format", fmt)
+        assert result.stdout.startswith(("Atza|", "x-amz-access-token: Atza|"))
+        assert forged not in result.stdout or not forged
+        assert "\r" not in result.stdout and "\x1b" not in result.stdout

@@ -42,6 +42,14 @@ def test_malformed_client_ids_are_refused(bad: str) -> None:
         ids.check_client_id(bad)
 
 
+def test_vendor_selling_partner_ids_are_accepted() -> None:
+    # amazon.md section 1: vendor groups are amzn1.vg.<digits>.
+    assert ids.check_selling_partner_id("amzn1.vg.5172051") == "amzn1.vg.5172051"
+    for bad in ("amzn1.vg.", "amzn1.vg.12a", "<b>x</b>", "a3fhexampleyws"):
+        with pytest.raises(UsageError, match="malformed"):
+            ids.check_selling_partner_id(bad)
+
+
 def test_refresh_token_shape() -> None:
     assert ids.check_refresh_token(' "Atzr|IwEBIA-abc" \n') == "Atzr|IwEBIA-abc"
     with pytest.raises(UsageError, match="access token"):
@@ -52,6 +60,11 @@ def test_refresh_token_shape() -> None:
         ids.check_refresh_token("Atzr|" + "x" * 2048)
     with pytest.raises(UsageError, match="malformed"):
         ids.check_refresh_token("Atzr|abc def")
+    for control in ("\x1b[2J", "\x00", "\u202e", "\x7f"):
+        with pytest.raises(UsageError, match="control characters"):
+            ids.check_refresh_token(f"Atzr|abc{control}def")
+        with pytest.raises(UsageError, match="control characters"):
+            ids.check_client_secret(f"amzn1.oa2-cs.v1.abc{control}def")
 
 
 def test_refresh_token_errors_never_repeat_the_value() -> None:

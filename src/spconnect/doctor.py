@@ -204,17 +204,30 @@ def _app_checks(config: object) -> list[Check]:
     return checks
 
 
+CLOCK_CHECK_SECONDS = 10.0
+
+
 def _clock_check() -> Check:
     import httpx
 
+    from spconnect.amazon import bounded
     from spconnect.amazon.endpoints import lwa_token_url
 
     url = lwa_token_url()
     try:
         started = time.time()
-        response = httpx.head(url, timeout=10)
+        # Bounded like every answer (amazon/bounded.py): a deadline, and no body kept.
+        with httpx.Client(limits=bounded.NO_KEEPALIVE) as client:
+            answer = bounded.fetch(
+                client,
+                "HEAD",
+                url,
+                deadline=time.monotonic() + CLOCK_CHECK_SECONDS,
+                timeout=CLOCK_CHECK_SECONDS,
+                limit=0,
+            )
         local = (started + time.time()) / 2
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, bounded.DeadlineExceeded) as error:
         return Check(
             "clock",
             "fail",
@@ -222,10 +235,14 @@ def _clock_check() -> Check:
             "check the network, proxy and firewall",
             ExitCode.AMAZON_UNAVAILABLE,
         )
-    date = response.headers.get("date")
-    if not date:
-        return Check("clock", "warn", f"{url} sent no Date header; skew unknown")
-    skew = local - email.utils.parsedate_to_datetime(date).timestamp()
+    date = answer.headers.get("date")
+    try:
+        server_time = email.utils.parsedate_to_datetime(date).timestamp() if date else None
+    except (TypeError, ValueError, OverflowError):
+        server_time = None
+    if server_time is None:
+        return Check("clock", "warn", f"{url} sent no usable Date header; skew unknown")
+    skew = local - server_time
     if abs(skew) > SKEW_WARNING_SECONDS:
         ahead = "ahead of" if skew > 0 else "behind"
         return Check(

@@ -192,8 +192,15 @@ def _refresh_token_path(request: _Request) -> int:
     return 0
 
 
+# The shapes of secrets (amazon.md section 1): an argument containing one goes to the CLI,
+# which refuses it without echoing it (a plain substring test: no `re` on the fast path).
+_SECRET_MARKS = ("Atzr|", "Atza|", "amzn1.oa2-cs.")
+
+
 def _token(args: list[str]) -> int | None:
     """Serve ``spconnect token ARGS``; None hands the call to the full CLI."""
+    if any(mark in arg for arg in args for mark in _SECRET_MARKS):
+        return None
     try:
         options = _parse_token_args(args)
         if options is None:

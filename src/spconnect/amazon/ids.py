@@ -78,6 +78,12 @@ def check_selling_partner_id(value: str) -> str:
     )
 
 
+def _is_visible_ascii(value: str) -> bool:
+    # Tokens and secrets are printable ASCII without spaces (amazon.md section 1); anything
+    # else is a paste gone wrong, or a value built to break a header or a terminal.
+    return all("!" <= c <= "~" for c in value)
+
+
 def check_refresh_token(value: str) -> str:
     """Validate a pasted refresh token; the message never repeats the value."""
     value = clean_pasted(value)
@@ -94,9 +100,9 @@ def check_refresh_token(value: str) -> str:
             "that does not look like a refresh token",
             "an LWA refresh token starts 'Atzr|'",
         )
-    if len(value.encode()) > MAX_TOKEN_BYTES or any(c.isspace() for c in value):
+    if len(value.encode()) > MAX_TOKEN_BYTES or not _is_visible_ascii(value):
         raise UsageError(
-            "the refresh token is malformed (too long or contains spaces)",
+            "the refresh token is malformed (too long, or contains spaces or control characters)",
             "copy it again in one piece; it starts 'Atzr|' and is at most 2048 bytes",
         )
     return value
@@ -106,9 +112,9 @@ def check_client_secret(value: str) -> str:
     value = clean_pasted(value)
     if not value:
         raise UsageError("no client secret was given", "paste the LWA client secret")
-    if any(c.isspace() for c in value):
+    if not _is_visible_ascii(value):
         raise UsageError(
-            "the client secret contains spaces",
+            "the client secret contains spaces or control characters",
             "copy it again in one piece (Developer Central > LWA credentials > View)",
         )
     if is_client_id(value) or is_app_id(value):

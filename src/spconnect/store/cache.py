@@ -96,7 +96,7 @@ def parse_entry(raw: bytes) -> dict[str, object] | None:
     if not isinstance(entry, dict) or entry.get("version") != CACHE_VERSION:
         return None
     token = entry.get("access_token")
-    if not isinstance(token, str) or not token:
+    if not isinstance(token, str) or not _printable_token(token):
         return None
     for field in ("expires_at", "refresh_at"):
         value = entry.get(field)
@@ -125,6 +125,13 @@ def _trusted(st: os.stat_result, want_dir: bool) -> bool:
     if os.name != "posix":  # pragma: no cover - Windows cannot run here
         return True
     return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _printable_token(token: str) -> bool:
+    """An access token as LWA gives them: 1 to 2048 visible ASCII characters (amazon.md
+    section 1). The fast path prints the cached token as it is: a forged one must not
+    smuggle a line break into a header or an escape sequence into a terminal."""
+    return 0 < len(token) <= 2048 and all("!" <= c <= "~" for c in token)
 
 
 def read_trusted(path: str) -> bytes | None:
