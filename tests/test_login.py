@@ -128,6 +128,33 @@ def test_bad_pastes_are_explained_and_the_prompt_asks_again(
     assert "Traceback" not in result.stderr
 
 
+def test_malformed_and_undecodable_pastes_keep_the_prompt_alive(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    """Issue 8: a paste urllib cannot parse used to kill the reader thread, so the good
+    paste after it was ignored and the login waited until --timeout."""
+    login = LoginProcess(
+        cli, "login", "--paste", "--no-browser", "--marketplace", "US", "--timeout", "30"
+    )
+    location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
+    login.paste("https://[x?a=b")
+    login.paste(
+        "https://you.example.com/cb?amazon_callback_uri=https%3A%2F%2F%5B%3A%3A1%2Fx&amazon_state=y"
+    )
+    assert login.process.stdin is not None
+    login.process.stdin.flush()
+    login.process.stdin.buffer.write(b"\xff\xfe\xc3 not UTF-8\n")
+    login.process.stdin.buffer.flush()
+    login.paste(location)
+    result = login.finish(timeout=25)
+    assert result.returncode == 0, result.stderr
+    assert "the address has no state parameter" in result.stderr  # https://[x?a=b
+    assert "amazon_callback_uri) is malformed" in result.stderr
+    assert "not an address spconnect can read" in result.stderr  # the undecodable line
+    assert "Traceback" not in result.stderr and "ValueError" not in result.stderr
+    assert stored_token(cli)
+
+
 def test_paste_input_ending_is_exit_8_with_nothing_stored(
     cli: Cli, emulator: Emulator, port: int
 ) -> None:

@@ -81,11 +81,19 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
             )
         except UnsafeRedirect as exc:
             return Foreign(str(exc))
+        except ValueError:
+            # urllib's own complaints (a bad IPv6 literal, an out-of-range port, text
+            # that cannot be encoded): the same refusal, without echoing the input.
+            return Foreign("the Login-URI address (amazon_callback_uri) is malformed")
     state = params.get("state", "")
     if not state:
         return Foreign("the address has no state parameter")
     # Constant-time comparison: state is the login's only secret until the code arrives.
-    if not hmac.compare_digest(state.encode(), expected.state.encode()):
+    # surrogatepass: a pasted line read with surrogateescape may carry lone surrogates,
+    # which must compare as "wrong", not raise.
+    if not hmac.compare_digest(
+        state.encode("utf-8", "surrogatepass"), expected.state.encode("utf-8", "surrogatepass")
+    ):
         return Foreign("the state parameter does not match this login")
     code = params.get("spapi_oauth_code")
     if code:
