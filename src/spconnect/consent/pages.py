@@ -88,5 +88,14 @@ def waiting_page() -> bytes:
     )
 
 
+def bad_request_page() -> bytes:
+    return page(
+        "Not a request spconnect can read",
+        "<p>spconnect only reads Amazon's answer on this address. Nothing was changed; "
+        "the login in your terminal keeps waiting.</p>",
+        tone="bad",
+    )
+
+
 def not_found_page() -> bytes:
     return page("Not found", "<p>spconnect only answers its callback address.</p>")
