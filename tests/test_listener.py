@@ -27,12 +27,33 @@ EXPECTED = ExpectedAnswer(
 )
 
 
+CONSENT_URL = (
+    "https://sellercentral.amazon.com/apps/authorize/consent?application_id=amzn1.sp.solution"
+    f".x&state={STATE}&version=beta&redirect_uri=https%3A%2F%2Fyou.example.com%2Fcb"
+)
+HOP = "/callback?amazon_callback_uri=%2Fapps%2Fauthorize%2Fconfirm%2Fx&amazon_state=AMZ"
+
+
 @pytest.fixture
 def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallbackListener]:
     monkeypatch.delenv("SPCONNECT_CENTRAL_URL", raising=False)
     lst = CallbackListener(EXPECTED, port=0).start()
+    lst.begin(EXPECTED, CONSENT_URL)
     yield lst
     lst.stop()
+
+
+@pytest.fixture
+def browser(listener: CallbackListener) -> Iterator[httpx.Client]:
+    """The person's browser: it opened the login's start address, so it holds the cookie."""
+    with httpx.Client(timeout=5) as client:
+        opened = client.get(listener.start_address())
+        assert opened.status_code == 302 and opened.headers["location"] == CONSENT_URL
+        yield client
+
+
+def cookie_header(client: httpx.Client) -> bytes:
+    return "; ".join(f"{k}={v}" for k, v in client.cookies.items()).encode()
 
 
 def get(listener: CallbackListener, path: str, host: str | None = None) -> httpx.Response:
@@ -150,11 +171,11 @@ def test_consent_error_code_is_explained(listener: CallbackListener) -> None:
     assert "redirect URI" in verdict.advice
 
 
-def test_login_uri_hop_is_redirected_to_amazon_with_our_state(listener: CallbackListener) -> None:
-    response = get(
-        listener,
-        "/callback?amazon_callback_uri=%2Fapps%2Fauthorize%2Fconfirm%2Fx"
-        "&amazon_state=AMZ&selling_partner_id=A1B2C3D4E5&version=beta",
+def test_login_uri_hop_is_redirected_to_amazon_with_our_state(
+    listener: CallbackListener, browser: httpx.Client
+) -> None:
+    response = browser.get(
+        f"http://127.0.0.1:{listener.port}{HOP}&selling_partner_id=A1B2C3D4E5&version=beta"
     )
     assert response.status_code == 302
     location = httpx.URL(response.headers["location"])
@@ -172,12 +193,88 @@ def test_login_uri_hop_is_redirected_to_amazon_with_our_state(listener: Callback
     assert final_verdicts(listener) == []  # still waiting for the code
 
 
-def test_unsafe_hop_is_refused_and_the_listener_keeps_waiting(listener: CallbackListener) -> None:
-    response = get(
-        listener, "/callback?amazon_callback_uri=https%3A%2F%2Fevil.example%2Fx&amazon_state=AMZ"
+@pytest.mark.parametrize(
+    "cookie",
+    [None, "spconnect_{port}=guess", "spconnect_1={value}", "x={value}"],
+    ids=["no cookie", "wrong value", "another login's name", "another name"],
+)
+def test_hop_without_this_logins_cookie_gets_no_state_and_the_listener_keeps_waiting(
+    listener: CallbackListener, browser: httpx.Client, cookie: str | None
+) -> None:
+    """Issue 8, section 1: any local process could read state from the hop's redirect."""
+    value = next(iter(browser.cookies.values()))
+    headers = {"Cookie": cookie.format(port=listener.port, value=value)} if cookie else {}
+    response = httpx.get(f"http://127.0.0.1:{listener.port}{HOP}", headers=headers, timeout=5)
+    assert response.status_code == 403
+    assert "location" not in response.headers and "set-cookie" not in response.headers
+    assert STATE not in response.text and STATE.split(".")[1] not in response.text
+    assert "paste it into that terminal" in response.text
+    assert events(listener) == []  # not even a note: the page says what to do
+    # The person's browser still goes through, and the login still finishes.
+    assert browser.get(f"http://127.0.0.1:{listener.port}{HOP}").status_code == 302
+    assert browser.get(
+        f"http://127.0.0.1:{listener.port}/callback?state={STATE}&spapi_oauth_code=c"
     )
-    assert response.status_code == 400
-    assert "location" not in response.headers
+    assert final_verdicts(listener, 1) == [Authorized("c", None)]
+
+
+def test_start_address_sets_a_strict_cookie_and_sends_the_browser_to_amazon(
+    listener: CallbackListener,
+) -> None:
+    start = listener.start_address()
+    assert start.startswith(f"http://127.0.0.1:{listener.port}/callback?spconnect_start=")
+    response = httpx.get(start, timeout=5)
+    assert response.status_code == 302 and response.headers["location"] == CONSENT_URL
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"spconnect_{listener.port}=")
+    for attribute in ("Path=/callback", "HttpOnly", "SameSite=Lax", "Max-Age="):
+        assert attribute in cookie
+    assert "Secure" not in cookie  # plain http on 127.0.0.1: a Secure cookie would be lost
+    assert listener.start_address() != start  # each address is its own token
+
+
+def test_start_address_works_once_and_a_second_browser_ends_the_login(
+    listener: CallbackListener,
+) -> None:
+    """The start address is in the browser's command line, which other local users can
+    read: whoever opens it second (without the first one's cookie) ends the login, since
+    the first one received the consent URL and its state."""
+    start = listener.start_address()
+    with httpx.Client(timeout=5) as first:
+        assert first.get(start).status_code == 302
+        assert first.get(start).status_code == 302  # the same browser reloading
+        second = httpx.get(start, timeout=5)
+        assert second.status_code == 403 and "location" not in second.headers
+        assert STATE not in second.text
+        verdict = final_verdicts(listener, 1)
+        assert len(verdict) == 1 and isinstance(verdict[0], Refused)
+        assert "opened a second time" in verdict[0].reason
+        late = first.get(
+            f"http://127.0.0.1:{listener.port}/callback?state={STATE}&spapi_oauth_code=c"
+        )
+        assert late.status_code == 400 and "already finished" in late.text
+        assert final_verdicts(listener) == []
+
+
+def test_unknown_start_address_is_refused_and_the_listener_keeps_waiting(
+    listener: CallbackListener,
+) -> None:
+    for token in ("guess", "x" * 5000, listener.start_address().split("=")[1] + "x"):
+        response = get(listener, f"/callback?spconnect_start={token}")
+        assert 400 <= response.status_code < 500 and "location" not in response.headers
+    still_answers(listener)
+
+
+def test_unsafe_hop_is_refused_and_the_listener_keeps_waiting(
+    listener: CallbackListener, browser: httpx.Client
+) -> None:
+    for target in ("https%3A%2F%2Fevil.example%2Fx", "https%3A%2F%2F%5B%3A%3A1%2Fx"):
+        response = browser.get(
+            f"http://127.0.0.1:{listener.port}/callback?amazon_callback_uri={target}"
+            "&amazon_state=AMZ"
+        )
+        assert response.status_code == 400
+        assert "location" not in response.headers
     assert final_verdicts(listener) == []
 
 
@@ -224,10 +321,20 @@ def test_tls_mode_serves_https_on_the_redirect_path(
     lst = CallbackListener(
         EXPECTED, port=0, path="/spconnect/cb", host_name="localhost", tls=cert.server_context()
     ).start()
+    lst.begin(EXPECTED, CONSENT_URL)
     try:
-        url = f"https://localhost:{lst.port}/spconnect/cb?state={STATE}&spapi_oauth_code=tls"
         trust = ssl.create_default_context(cafile=cert.cert_path)
-        response = httpx.get(url, verify=trust, timeout=5)
+        base = f"https://localhost:{lst.port}/spconnect/cb"
+        with httpx.Client(verify=trust, timeout=5) as browser:
+            start = lst.start_address()
+            assert start.startswith(f"{base}?spconnect_start=")
+            opened = browser.get(start)
+            assert opened.status_code == 302 and "; Secure" in opened.headers["set-cookie"]
+            hop = browser.get(f"{base}?amazon_callback_uri=%2Fx&amazon_state=AMZ")
+            assert hop.status_code == 302 and f"state={STATE}" in hop.headers["location"]
+            stranger = httpx.get(f"{base}?amazon_callback_uri=%2Fx&amazon_state=A", verify=trust)
+            assert stranger.status_code == 403 and "location" not in stranger.headers
+            response = browser.get(f"{base}?state={STATE}&spapi_oauth_code=tls")
         assert response.status_code == 200
         assert final_verdicts(lst, 1) == [Authorized("tls", None)]
     finally:
@@ -310,14 +417,17 @@ def test_malformed_requests_get_a_4xx_page_and_the_listener_keeps_waiting(
     ids=["CR LF", "non-ASCII and control characters"],
 )
 def test_the_hop_location_is_one_ascii_header(
-    listener: CallbackListener, callback: str, path: str
+    listener: CallbackListener, browser: httpx.Client, callback: str, path: str
 ) -> None:
     """Whatever the Amazon address carries, it goes out as one percent-encoded Location
     header: no response splitting, nothing that cannot be sent."""
     query = f"amazon_callback_uri={callback}&amazon_state=y"
     reply = exchange(
         listener,
-        f"GET /callback?{query} HTTP/1.1\r\nHost: 127.0.0.1:{listener.port}\r\n\r\n".encode(),
+        f"GET /callback?{query} HTTP/1.1\r\nHost: 127.0.0.1:{listener.port}\r\n".encode()
+        + b"Cookie: "
+        + cookie_header(browser)
+        + b"\r\n\r\n",
     )
     assert status_of(reply) == 302
     head = reply.partition(b"\r\n\r\n")[0]
@@ -430,6 +540,7 @@ REQUEST_PIECES = st.sampled_from(
         b"&",
         b"=",
         b"state=",
+        b"spconnect_start=",
         STATE.encode(),
         b"spapi_oauth_code=c",
         b"amazon_callback_uri=",

@@ -18,6 +18,7 @@ from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
 from tests.conftest import Cli, LoginProcess, add_app, amazon_redirect, free_port
+from tests.consent_helpers import printed_consent_url, start_address
 
 pytestmark = pytest.mark.keyring
 
@@ -33,9 +34,23 @@ def port(cli: Cli, emulator: Emulator, secret_service: None) -> int:
     return callback_port
 
 
-def relay(location: str, port: int) -> httpx.Response:
-    """Play the relay page: forward the query unchanged to the loopback listener."""
-    return httpx.get(f"http://127.0.0.1:{port}/callback?{urlsplit(location).query}", timeout=10)
+def relay(location: str, port: int, browser: httpx.Client | None = None) -> httpx.Response:
+    """Play the relay page: forward the query unchanged to the loopback listener (in
+    ``browser``, with its cookies, when given)."""
+    url = f"http://127.0.0.1:{port}/callback?{urlsplit(location).query}"
+    return browser.get(url) if browser is not None else httpx.get(url, timeout=10)
+
+
+def to_the_login_uri(browser: httpx.Client, start: str) -> str:
+    """Open the start address and follow Amazon to the Login URI (the relay page, which
+    is not served here): where the browser is sent."""
+    consent = browser.get(start)
+    assert consent.status_code == 302, consent.text
+    login_uri = browser.get(consent.headers["location"])
+    assert login_uri.status_code == 302, login_uri.text
+    location = str(login_uri.headers["location"])
+    assert location.startswith("https://you.example.com/spconnect/login?")
+    return location
 
 
 def profile_of(cli: Cli, name: str = "default") -> dict[str, object]:
@@ -304,29 +319,102 @@ def test_new_profile_without_marketplace_and_terminal_names_the_flag(cli: Cli, p
     assert result.returncode == ExitCode.USAGE and "--marketplace" in result.stderr
 
 
-def test_login_uri_hop_through_the_listener(
-    cli: Cli, emulator: Emulator, secret_service: None
-) -> None:
+@pytest.fixture
+def hop_port(cli: Cli, emulator: Emulator, secret_service: None) -> int:
+    """App 'demo' with a Login URI: Amazon sends the browser there first (the hop)."""
     app = emulator.state.register_app(
         "demo", redirect_uris=[REDIRECT], login_uri="https://you.example.com/spconnect/login"
     )
     port = free_port()
     add_app(cli, app, "--callback-port", str(port), "--login-uri", app.login_uri or "")
+    return port
+
+
+def test_login_uri_hop_through_the_listener(cli: Cli, emulator: Emulator, hop_port: int) -> None:
     account = emulator.state.add_account("Shop A")
     emulator.state.auto_approve = account.selling_partner_id
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
-    to_login_uri = httpx.get(login.consent_url(), timeout=5).headers["location"]
-    assert to_login_uri.startswith(app.login_uri or "")
-    back_to_amazon = relay(to_login_uri, port)  # no state: the relay page's baked port
-    assert back_to_amazon.status_code == 302
-    confirm = back_to_amazon.headers["location"]
-    assert confirm.startswith(f"{emulator.url}/apps/authorize/confirm/{app.app_id}?")
-    to_redirect = httpx.get(confirm, timeout=5).headers["location"]
-    assert relay(to_redirect, port).status_code == 200
+    with httpx.Client(timeout=5) as browser:
+        # The browser on this machine opens the start address, which sends it to Amazon.
+        to_login_uri = to_the_login_uri(browser, start_address(login))
+        back_to_amazon = relay(to_login_uri, hop_port, browser)
+        assert back_to_amazon.status_code == 302
+        confirm = back_to_amazon.headers["location"]
+        assert confirm.startswith(f"{emulator.url}/apps/authorize/confirm/")
+        to_redirect = browser.get(confirm).headers["location"]
+        assert relay(to_redirect, hop_port).status_code == 200
     result = login.finish()
     assert result.returncode == 0, result.stderr
     assert "Login URI visited" in result.stderr
     assert profile_of(cli)["selling_partner_id"] == account.selling_partner_id
+
+
+def test_a_local_process_cannot_take_the_hop_and_the_login_still_succeeds(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    """Issue 8, section 1: with `login` waiting, any local process could request the hop,
+    read state from the Location, and deliver its own seller's code with it."""
+    victim = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    state = dict(httpx.URL(printed_consent_url(login)).params)["state"]
+    probe = httpx.get(
+        f"http://127.0.0.1:{hop_port}/callback?amazon_callback_uri=/x&amazon_state=y", timeout=5
+    )
+    assert probe.status_code == 403 and "location" not in probe.headers
+    assert state not in probe.text and state.split(".")[1] not in probe.text
+    start = start_address(login)
+    # Without state, an answer of the intruder's making is not this login's.
+    intruder = relay(f"{REDIRECT}?state={state[:6]}x&spapi_oauth_code=theirs", hop_port)
+    assert intruder.status_code == 400
+    # The person's browser goes through the hop and finishes the login.
+    emulator.state.auto_approve = victim.selling_partner_id
+    with httpx.Client(timeout=5) as browser:
+        hop = relay(to_the_login_uri(browser, start), hop_port, browser)
+        to_redirect = browser.get(hop.headers["location"]).headers["location"]
+        assert relay(to_redirect, hop_port).status_code == 200
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert profile_of(cli)["selling_partner_id"] == victim.selling_partner_id
+    assert emulator.count("authorization_code") == 1
+
+
+def test_start_address_opened_by_a_second_client_ends_the_login(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    """The start address is in the browser's command line. An intruder who opens it first
+    gets the consent URL with state; when the person's browser then opens it, the login
+    ends (exit 8) and the intruder's answer is refused: nothing is stored."""
+    intruder = emulator.state.add_account("Evil")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    start = start_address(login)
+    with httpx.Client(timeout=5) as thief:
+        stolen = thief.get(start).headers["location"]  # the consent URL, state included
+    second = httpx.get(start, timeout=5)  # the person's browser, a moment later
+    assert second.status_code == 403 and "opened a second time" in second.text
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "opened a second time" in result.stderr and "nothing was stored" in result.stderr
+    # Too late for the intruder's answer with the stolen state: the login has ended.
+    assert "state=" in stolen
+    location = amazon_redirect(emulator, stolen, intruder)
+    with pytest.raises(httpx.ConnectError):
+        relay(location, hop_port)
+    assert stored_token(cli) is None and profile_of(cli) == {}
+    assert emulator.count("authorization_code") == 0
+
+
+def test_both_addresses_are_printed_each_on_a_line_of_its_own(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    start = start_address(login)
+    assert start == f"http://127.0.0.1:{port}/callback?spconnect_start={start.split('=')[1]}"
+    assert len(start.split("=")[1]) >= 22  # at least 128 random bits
+    login.process.terminate()
+    stderr = login.finish().stderr
+    assert "Open this address in a browser on this computer" in stderr
+    assert "On another device, open this one instead" in stderr
+    assert [line for line in stderr.splitlines() if "spconnect_start=" in line] == [start]
 
 
 def test_published_app_that_is_really_a_draft_shows_md1000_explained(

@@ -164,6 +164,13 @@ def _ask_marketplace() -> Marketplace | None:
     return resolve_marketplace(str(code))
 
 
+def _show_address(url: str) -> None:
+    """An address on a line of its own, nothing else on it (design, "Command contract"):
+    easy to copy, easy for scripts to find."""
+    sys.stderr.write(url + "\n")
+    sys.stderr.flush()
+
+
 def _spinner_text(remaining: float) -> str:
     minutes, seconds = divmod(int(remaining), 60)
     return f"Waiting for Amazon's answer… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
@@ -187,11 +194,23 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
                     "on this machine, for this address only. Accept it to continue, or pass "
                     "--cert/--key."
                 )
-        say("Open this address to authorize the app:")
-        sys.stderr.write(session.consent_url + "\n")
-        sys.stderr.flush()
+        start = session.start_address()
+        if start is None:  # paste mode: the person types every answer back
+            say("Open this address to authorize the app:")
+            _show_address(session.consent_url)
+            browser_target = session.consent_url
+        else:
+            # A browser here goes through the start address, which lets it (and only it)
+            # through the Login-URI hop (consent/binding.py). Another device cannot reach
+            # this machine's listener: it opens Amazon's page and the answer is pasted.
+            say("Open this address in a browser on this computer to authorize the app:")
+            _show_address(start)
+            say("On another device, open this one instead and paste the address you land on:")
+            _show_address(session.consent_url)
+            # Its own single-use address: the one above stays good for another browser.
+            browser_target = session.start_address() or start
         if not no_browser:
-            if _open_browser(session.consent_url):
+            if _open_browser(browser_target):
                 say("(opened in your browser)")
             else:
                 say("(no browser could be opened here: open the address on any device)")

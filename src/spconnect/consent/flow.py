@@ -68,11 +68,13 @@ class ConsentSession:
 
     @property
     def listening_on(self) -> str | None:
-        if self.listener is None:
-            return None
-        scheme = "https" if self.mode == "https" else "http"
-        host = urlsplit(self.app.redirect_uri).hostname if self.mode == "https" else LOOPBACK
-        return f"{scheme}://{host}:{self.listener.port}{self.listener.path}"
+        return self.listener.url if self.listener is not None else None
+
+    def start_address(self) -> str | None:
+        """A new single-use local address that sends a browser on this machine to the
+        consent page and lets it through the Login-URI hop (consent/binding.py); None in
+        paste mode, where no listener runs and every answer is typed by the person."""
+        return self.listener.start_address() if self.listener is not None else None
 
     def close(self) -> None:
         if self.listener is not None:
@@ -144,8 +146,6 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
         listener.start()
     state = make_state(listener.port if listener is not None else app.callback_port)
     expected = ExpectedAnswer(state, app.redirect_uri, app.draft, consent_base)
-    if listener is not None:
-        listener.expected = expected
     url = consent_url(
         app_id=app.app_id,
         marketplace=marketplace,
@@ -154,6 +154,8 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
         draft=app.draft,
         vendor=vendor,
     )
+    if listener is not None:
+        listener.begin(expected, url)
     return ConsentSession(
         request=request,
         app_name=app_name,

@@ -9,6 +9,10 @@ Modelled on the care of MSAL's oauth2cli/authcode.py:
 - It checks the Host header, so a DNS-rebinding page cannot talk to it under another name.
 - It checks ``state`` (constant-time) and keeps waiting after a wrong one: an attacker's
   or a stale answer must neither be accepted nor end the real login.
+- It continues the Login-URI hop (which carries no state of ours) only for the browser
+  that opened this login's single-use start address, since the hop's redirect reveals
+  ``state`` (binding.py; issue 8, section 1). Any other hop request gets a refusal page
+  without state, and the login keeps waiting.
 - It answers the browser before handing the code on, so the person sees a result at once
   and the exchange happens within the code's 5-minute life.
 - It runs in a thread so that the waiting thread stays interruptible (Ctrl-C).
@@ -50,6 +54,7 @@ from spconnect.consent.answers import (
     Refused,
     interpret,
 )
+from spconnect.consent.binding import START_PARAMETER, BrowserBinding, StartUse
 from spconnect.errors import LoginIncomplete
 
 log = logging.getLogger("spconnect.listener")
@@ -214,6 +219,8 @@ class CallbackListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.allowed_hosts: set[str] = set()
+        self.consent_url: str | None = None  # where the start address sends the browser
+        self.binding: BrowserBinding | None = None  # made by start(), once the port is known
 
     @property
     def port(self) -> int:
@@ -254,9 +261,28 @@ class CallbackListener:
         self.allowed_hosts = set().union(
             *(_normalise_host(n, self.port, self._tls is not None) for n in names)
         )
+        self.binding = BrowserBinding(self.port, path=self.path, secure=self._tls is not None)
         self._thread = threading.Thread(target=self._serve, name="spconnect-listener", daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def url(self) -> str:
+        """The callback address, under the name the browser must use (cookies are kept
+        per host name: the relay page sends the browser to 127.0.0.1, never localhost)."""
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self._host_name}:{self.port}{self.path}"
+
+    def begin(self, expected: ExpectedAnswer, consent_url: str) -> None:
+        """What to wait for, and where start addresses lead (known once the port is)."""
+        self.expected = expected
+        self.consent_url = consent_url
+
+    def start_address(self) -> str:
+        """A new single-use address that binds the browser opening it to this login and
+        sends it on to Amazon's consent page (binding.py)."""
+        assert self.binding is not None and self.consent_url, "start() and begin() first"
+        return f"{self.url}?{START_PARAMETER}={self.binding.new_start_token()}"
 
     def claim(self) -> bool:
         """The first final answer (code or refusal) wins; state is single-use."""
@@ -320,6 +346,14 @@ class CallbackListener:
             )
             return reply
         params = dict(parse_qsl(request.query, keep_blank_values=False))
+        cookie = request.headers.get("cookie", "")
+        if START_PARAMETER in params:
+            return self._start(params[START_PARAMETER], cookie)
+        is_hop = "amazon_callback_uri" in params and "amazon_state" in params
+        if is_hop and not (self.binding is not None and self.binding.recognises(cookie)):
+            # Decided before the hop is even read: its redirect would carry state. Not a
+            # note in the terminal either: the page tells the person what to do.
+            return _page(HTTPStatus.FORBIDDEN, pages.hop_refused_page())
         verdict = interpret(params, self.expected)
         if isinstance(verdict, Empty):
             return _page(HTTPStatus.OK, pages.waiting_page())
@@ -351,6 +385,36 @@ class CallbackListener:
                 HTTPStatus.BAD_REQUEST, pages.failure_page(verdict.reason, verdict.advice)
             )
         reply.events.append(ListenerEvent(verdict))
+        return reply
+
+    def _start(self, token: str, cookie: str) -> Reply:
+        """The start address: the cookie, then on to Amazon (binding.py)."""
+        use = StartUse.UNKNOWN
+        if self.binding is not None and self.consent_url:
+            use = self.binding.use_start_token(token, cookie)
+        if use in (StartUse.FIRST, StartUse.AGAIN):
+            assert self.binding is not None and self.consent_url
+            return Reply(
+                HTTPStatus.FOUND,
+                headers={"Location": self.consent_url, "Set-Cookie": self.binding.set_cookie()},
+            )
+        if use is StartUse.UNKNOWN:
+            return _page(HTTPStatus.BAD_REQUEST, pages.unknown_start_page())
+        # Replayed by a client without the cookie: whoever opened it first received the
+        # consent URL, state included. Racing them is not safe; ending the login is.
+        if not self.claim():
+            finished = pages.failure_page(
+                "This login has already finished.", "Look at your terminal."
+            )
+            return _page(HTTPStatus.BAD_REQUEST, finished)
+        refusal = Refused(
+            "the login's single-use start address was opened a second time, by another "
+            "browser or program; the login stopped because the other one may not be yours "
+            "(other users of this computer can see the address a browser is started with)",
+            "nothing was stored; run the login again and open its address in one browser only",
+        )
+        reply = _page(HTTPStatus.FORBIDDEN, pages.failure_page(refusal.reason, refusal.advice))
+        reply.events.append(ListenerEvent(refusal))
         return reply
 
     # The connections: one thread, one selector, no per-connection thread.
