@@ -170,6 +170,7 @@ def test_relay_mode(
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
     approve(page, start_address(login), account)  # what `login` opens a browser at
     wait_for_text(page, "Authorization received")
+    assert f"for account {account.selling_partner_id}" in page.inner_text("main")
     assert page.url.startswith(f"http://127.0.0.1:{port}/callback?")
     result = login.finish()
     assert result.returncode == 0, result.stderr

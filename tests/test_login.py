@@ -4,6 +4,7 @@ the emulator and the real Secret Service. The browser's part is played with http
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from urllib.parse import urlsplit
@@ -262,6 +263,74 @@ def test_another_selling_partner_needs_force(cli: Cli, emulator: Emulator, port:
     assert forced.returncode == 0
     assert profile_of(cli)["selling_partner_id"] == second.selling_partner_id
     assert stored_token(cli) != original
+
+
+@pytest.mark.parametrize("capture", ["relay", "paste"])
+def test_expect_seller_refuses_another_account_before_its_code_is_exchanged(
+    cli: Cli, emulator: Emulator, port: int, capture: str
+) -> None:
+    wanted, other = emulator.state.add_account("Shop A"), emulator.state.add_account("Shop B")
+    paste = ["--paste"] if capture == "paste" else []
+    login = LoginProcess(
+        cli,
+        "login",
+        "--no-browser",
+        "--marketplace",
+        "US",
+        "--expect-seller",
+        wanted.selling_partner_id,
+        *paste,
+    )
+    location = amazon_redirect(emulator, login.consent_url(), other)
+    if capture == "paste":
+        login.paste(location)
+    else:
+        page = relay(location, port)
+        assert page.status_code == 400 and "--expect-seller asked for" in page.text
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert f"Amazon authorized selling partner {other.selling_partner_id}" in result.stderr
+    assert f"--expect-seller asked for {wanted.selling_partner_id}" in result.stderr
+    assert "nothing was stored" in result.stderr
+    assert stored_token(cli) is None and profile_of(cli) == {}
+    assert emulator.count("authorization_code") == 0  # the code was never exchanged
+
+
+def test_expect_seller_accepts_the_named_account_and_status_shows_it(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
+    login = login_via_relay(
+        cli, emulator, port, account, "--expect-seller", account.selling_partner_id
+    )
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert f"selling partner {account.selling_partner_id}" in result.stderr
+    status = cli.ok("status").stdout
+    assert f"selling partner {account.selling_partner_id}" in " ".join(status.split())
+    document = json.loads(cli.ok("status", "--json").stdout)
+    assert document["profiles"][0]["selling_partner_id"] == account.selling_partner_id
+
+
+def test_expect_seller_usage_errors_come_before_anything_starts(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    malformed = cli.run("login", "--no-browser", "--marketplace", "US", "--expect-seller", "a b")
+    assert malformed.returncode == ExitCode.USAGE and "selling partner id" in malformed.stderr
+    self_authorized = cli.run(
+        "login", "--refresh-token-stdin", "--expect-seller", "A1B2C3D4E5", input="Atzr|x\n"
+    )
+    assert self_authorized.returncode == ExitCode.USAGE
+    assert "carries no selling partner id" in self_authorized.stderr
+    account = emulator.state.add_account("Shop A")
+    assert login_via_relay(cli, emulator, port, account).finish().returncode == 0
+    for command in (["login"], ["reauth"]):
+        contradiction = cli.run(*command, "--no-browser", "--expect-seller", "A9Z9Z9Z9Z9Z9")
+        assert contradiction.returncode == ExitCode.USAGE, contradiction.stderr
+        assert account.selling_partner_id in contradiction.stderr
+        assert "/apps/authorize/consent" not in contradiction.stderr  # nobody sent to Amazon
+    assert port_is_free(port)
 
 
 def test_reauth_renews_a_revoked_authorization(cli: Cli, emulator: Emulator, port: int) -> None:

@@ -46,6 +46,23 @@ CertOpt = Annotated[
 KeyOpt = Annotated[
     Path | None, typer.Option(help="PEM private key for local https mode.", dir_okay=False)
 ]
+ExpectSellerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expect-seller",
+        metavar="ID",
+        help="Accept only this selling partner id: Amazon's answer for any other account "
+        "ends the login with exit 8 before its code is exchanged; nothing is stored.",
+    ),
+]
+
+
+def _expected_seller(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from spconnect.amazon.ids import check_selling_partner_id
+
+    return check_selling_partner_id(value)
 
 
 def _graphical_browser_available() -> bool:
@@ -269,6 +286,7 @@ def login(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a profile that holds another account.")
     ] = False,
+    expect_seller: ExpectSellerOpt = None,
     insecure_storage: InsecureStorageOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
@@ -278,7 +296,14 @@ def login(
     from spconnect.amazon.ids import check_profile_name
 
     check_profile_name(profile)
+    expected_seller = _expected_seller(expect_seller)
     resolved = resolve_marketplace(marketplace) if marketplace else None
+    if refresh_token_stdin and expected_seller is not None:
+        raise UsageError(
+            "--expect-seller cannot be checked for a self-authorized refresh token: it "
+            "carries no selling partner id",
+            "drop --expect-seller, or authorize through the browser (`spconnect login`)",
+        )
     ws = Workspace()
     if refresh_token_stdin:
         token = read_secret(from_stdin=True, what="refresh token", flag="--refresh-token-stdin")
@@ -321,6 +346,7 @@ def login(
         cert=str(cert) if cert else None,
         key=str(key) if key else None,
         force=force,
+        expect_seller=expected_seller,
     )
     browser_login(ws, request, no_browser=no_browser)
 
@@ -332,6 +358,7 @@ def reauth(
     timeout: TimeoutOpt = flow.DEFAULT_TIMEOUT,
     cert: CertOpt = None,
     key: KeyOpt = None,
+    expect_seller: ExpectSellerOpt = None,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
@@ -346,6 +373,7 @@ def reauth(
         cert=str(cert) if cert else None,
         key=str(key) if key else None,
         reauth=True,
+        expect_seller=_expected_seller(expect_seller),
     )
     browser_login(Workspace(), request, no_browser=no_browser)
 

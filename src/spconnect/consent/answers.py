@@ -26,6 +26,8 @@ class ExpectedAnswer:
     redirect_uri: str
     draft: bool
     consent_base: str  # the Central the consent URL points at; relative hops resolve here
+    # ``login --expect-seller``: any other account is refused before its code is exchanged.
+    expected_seller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
         return Foreign("the state parameter does not match this login")
     code = params.get("spapi_oauth_code")
     if code:
-        return Authorized(code=code, selling_partner_id=params.get("selling_partner_id") or None)
+        return _authorized(code, params.get("selling_partner_id") or None, expected)
     error = params.get("error", "")
     description = params.get("error_description", "")
     said = ": ".join(part for part in (error, description) if part) or "no authorization code"
@@ -112,4 +114,25 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
     return Refused(
         f"Amazon answered without an authorization code ({said})",
         "run the login again; if it repeats, check the app's settings",
+    )
+
+
+def _authorized(code: str, selling_partner_id: str | None, expected: ExpectedAnswer) -> Verdict:
+    """The code, unless ``--expect-seller`` names another account: then a refusal, decided
+    here so that the foreign code is never exchanged and nothing is stored."""
+    wanted = expected.expected_seller
+    if wanted is None or selling_partner_id == wanted:
+        return Authorized(code=code, selling_partner_id=selling_partner_id)
+    if selling_partner_id is None:
+        return Refused(
+            f"Amazon's answer does not name the selling partner, so --expect-seller {wanted} "
+            "cannot be checked; nothing was stored",
+            "run the login again without --expect-seller, then check the selling partner "
+            "id it prints",
+        )
+    return Refused(
+        f"Amazon authorized selling partner {selling_partner_id}, but --expect-seller asked "
+        f"for {wanted}; nothing was stored",
+        f"sign in to Seller Central as {wanted} (or choose that account on Amazon's page) "
+        "and run the login again",
     )
