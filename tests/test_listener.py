@@ -601,3 +601,32 @@ def test_any_bytes_over_a_real_connection_get_a_reply(
     )
     assert 200 <= status_of(reply) < 500
     assert final_verdicts(fuzz_listener) == []
+
+
+def test_tls_listener_survives_plain_text_silent_and_broken_clients(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPCONNECT_CONFIG_DIR", str(tmp_path))
+    from spconnect.consent.tls import self_signed_certificate
+
+    cert = self_signed_certificate("localhost")
+    lst = CallbackListener(
+        EXPECTED, port=0, host_name="localhost", tls=cert.server_context(), idle_timeout=1
+    ).start()
+    silent = socket.create_connection(("127.0.0.1", lst.port), timeout=5)  # never says hello
+    try:
+        for garbage in (b"GET /callback HTTP/1.1\r\nHost: localhost\r\n\r\n", bytes(range(256))):
+            with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as client:
+                client.sendall(garbage)
+                # The handshake failed: closed without an answer (a reset when unread
+                # bytes were left over).
+                with contextlib.suppress(ConnectionResetError):
+                    assert client.recv(100) == b""
+        trust = ssl.create_default_context(cafile=cert.cert_path)
+        url = f"https://localhost:{lst.port}/callback?state={STATE}&spapi_oauth_code=tls"
+        assert httpx.get(url, verify=trust, timeout=5).status_code == 200
+        assert final_verdicts(lst, 1) == [Authorized("tls", None)]
+        assert silent.recv(100) == b""  # timed out by the listener
+    finally:
+        silent.close()
+        lst.stop()
