@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -470,6 +471,32 @@ def test_start_address_opened_by_a_second_client_ends_the_login(
         relay(location, hop_port)
     assert stored_token(cli) is None and profile_of(cli) == {}
     assert emulator.count("authorization_code") == 0
+
+
+def test_the_browser_is_started_at_its_own_single_use_address(
+    cli: Cli, emulator: Emulator, hop_port: int, tmp_path: Path
+) -> None:
+    """Other local users can read a browser's command line: what spconnect puts there is
+    a start address of its own, not state, and it works once."""
+    argv_file = tmp_path / "browser-argv"
+    browser_command = tmp_path / "browser"
+    browser_command.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_file}\n')
+    browser_command.chmod(0o700)
+    env = {"BROWSER": str(browser_command), "DISPLAY": ":99"}
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--marketplace", "US", env=env)
+    login.wait_for(lambda line: "opened in your browser" in line)
+    opened = argv_file.read_text().split()
+    assert len(opened) == 1 and "state=" not in opened[0]
+    assert "spconnect_start=" in opened[0] and opened[0] != start_address(login)
+    emulator.state.auto_approve = account.selling_partner_id
+    with httpx.Client(timeout=5) as browser:  # the browser spconnect started
+        hop = relay(to_the_login_uri(browser, opened[0]), hop_port, browser)
+        assert hop.status_code == 302
+        assert httpx.get(opened[0], timeout=5).status_code == 403  # used: once only
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "opened a second time" in result.stderr and stored_token(cli) is None
 
 
 def test_both_addresses_are_printed_each_on_a_line_of_its_own(

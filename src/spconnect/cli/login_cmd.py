@@ -215,7 +215,6 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
         if start is None:  # paste mode: the person types every answer back
             say("Open this address to authorize the app:")
             _show_address(session.consent_url)
-            browser_target = session.consent_url
         else:
             # A browser here goes through the start address, which lets it (and only it)
             # through the Login-URI hop (consent/binding.py). Another device cannot reach
@@ -224,10 +223,11 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
             _show_address(start)
             say("On another device, open this one instead and paste the address you land on:")
             _show_address(session.consent_url)
-            # Its own single-use address: the one above stays good for another browser.
-            browser_target = session.start_address() or start
         if not no_browser:
-            if _open_browser(browser_target):
+            # A start address of its own (single use), so that the printed one stays good
+            # for another browser; in paste mode, the consent URL (harmless in the command
+            # line: without a listener, only what the person pastes counts).
+            if _open_browser(session.start_address() or session.consent_url):
                 say("(opened in your browser)")
             else:
                 say("(no browser could be opened here: open the address on any device)")
