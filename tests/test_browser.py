@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
 import keyring
 import pytest
 
@@ -26,6 +27,7 @@ from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
 from tests.conftest import Cli, LoginProcess, add_app, free_port, skip_or_fail
+from tests.consent_helpers import printed_consent_url, start_address
 
 pytestmark = [pytest.mark.browser, pytest.mark.keyring]
 
@@ -138,8 +140,10 @@ def setup_relay_app(
     return host
 
 
-def approve(page: Any, consent_url: str, account: Account, *, decision: str = "approve") -> None:
-    page.goto(consent_url)
+def approve(page: Any, address: str, account: Account, *, decision: str = "approve") -> None:
+    """Open ``address`` (the start address, or the consent URL as on another device) and
+    decide on the emulator's consent page."""
+    page.goto(address)
     page.select_option("#account", account.selling_partner_id)
     page.click(f"#{decision}")
 
@@ -164,8 +168,9 @@ def test_relay_mode(
     account = emulator.state.add_account("Shop A")
     emulator.state.add_account("Shop B")
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
-    approve(page, login.consent_url(), account)
+    approve(page, start_address(login), account)  # what `login` opens a browser at
     wait_for_text(page, "Authorization received")
+    assert f"for account {account.selling_partner_id}" in page.inner_text("main")
     assert page.url.startswith(f"http://127.0.0.1:{port}/callback?")
     result = login.finish()
     assert result.returncode == 0, result.stderr
@@ -225,9 +230,10 @@ def test_local_https_mode(cli: Cli, emulator: Emulator, secret_service: None, pa
     add_app(cli, app)
     account = emulator.state.add_account("Shop A")
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "JP")
-    url = login.consent_url()
+    start = start_address(login)
+    assert start.startswith(f"https://localhost:{port}/callback?spconnect_start=")
     assert "browser will warn once" in "".join(login.stderr_lines)
-    approve(page, url, account)
+    approve(page, start, account)
     wait_for_text(page, "Authorization received")
     assert page.url.startswith(f"https://localhost:{port}/callback?")
     result = login.finish()
@@ -244,14 +250,85 @@ def test_login_uri_hop(
     relay_host: list[RelayHost],
     tmp_path: Path,
 ) -> None:
-    setup_relay_app(cli, emulator, relay_host, tmp_path, login_uri=True)
+    """Issue 8, section 1: the hop is answered for the browser that opened the start
+    address, and for nobody else; a local request for it gets no state, and the login
+    keeps waiting and still succeeds for the real browser."""
+    port = setup_relay_app(cli, emulator, relay_host, tmp_path, login_uri=True).callback_port
     account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
-    approve(page, login.consent_url(), account)
+    state = dict(parse_qsl(urlsplit(printed_consent_url(login)).query))["state"]
+    probe = httpx.get(
+        f"http://127.0.0.1:{port}/callback?amazon_callback_uri=/x&amazon_state=y", timeout=5
+    )
+    assert probe.status_code == 403 and "location" not in probe.headers
+    assert state not in probe.text and state.split(".")[1] not in probe.text
+    start = start_address(login)
+    hop = f"http://127.0.0.1:{port}/callback?amazon_callback_uri="
+    answered: list[int] = []
+    page.on("response", lambda r: answered.append(r.status) if r.url.startswith(hop) else None)
+    approve(page, start, account)
+    wait_for_text(page, "Authorization received")
+    assert answered == [302]  # the browser's hop, carrying the start address's cookie
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert "Login URI visited" in result.stderr
+    assert f"selling partner {account.selling_partner_id}" in result.stderr
+    assert stored(cli)
+
+
+def test_login_uri_hop_in_local_https_mode(
+    cli: Cli, emulator: Emulator, secret_service: None, page: Any
+) -> None:
+    """The Login URI is the listener's own https address: the start address sets a Secure
+    cookie on that host, and Amazon's redirect to the Login URI carries it."""
+    port = free_port()
+    callback = f"https://localhost:{port}/callback"
+    app = emulator.state.register_app("demo", redirect_uris=[callback], login_uri=callback)
+    add_app(cli, app, "--login-uri", callback)
+    account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    printed_consent_url(login)  # the listener is up
+    stranger = httpx.get(
+        f"{callback}?amazon_callback_uri=/x&amazon_state=y", verify=False, timeout=5
+    )
+    assert stranger.status_code == 403 and "location" not in stranger.headers
+    start = start_address(login)
+    approve(page, start, account)
     wait_for_text(page, "Authorization received")
     result = login.finish()
     assert result.returncode == 0, result.stderr
     assert "Login URI visited" in result.stderr
+    assert stored(cli)
+
+
+def test_a_browser_that_did_not_start_the_login_pastes_the_hop(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    """A browser that went to Amazon without the start address (here: the consent URL
+    opened directly) is refused at the hop, with no state; pasting the refused address
+    into the terminal continues the login, because the person typed it."""
+    port = setup_relay_app(cli, emulator, relay_host, tmp_path, login_uri=True).callback_port
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    page.goto(printed_consent_url(login))
+    wait_for_text(page, "spconnect will not continue this login in this browser")
+    refused = page.url
+    assert refused.startswith(f"http://127.0.0.1:{port}/callback?amazon_callback_uri=")
+    assert "state=" not in page.content().replace("amazon_state", "")
+    login.paste(refused)
+    continuation = login.wait_for(lambda line: "/apps/authorize/confirm/" in line)
+    continuation = continuation[continuation.index("http") :]
+    approve(page, continuation, account)
+    wait_for_text(page, "Authorization received")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
     assert stored(cli)
 
 

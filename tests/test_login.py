@@ -4,8 +4,10 @@ the emulator and the real Secret Service. The browser's part is played with http
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +20,7 @@ from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
 from tests.conftest import Cli, LoginProcess, add_app, amazon_redirect, free_port
+from tests.consent_helpers import printed_consent_url, start_address
 
 pytestmark = pytest.mark.keyring
 
@@ -33,9 +36,23 @@ def port(cli: Cli, emulator: Emulator, secret_service: None) -> int:
     return callback_port
 
 
-def relay(location: str, port: int) -> httpx.Response:
-    """Play the relay page: forward the query unchanged to the loopback listener."""
-    return httpx.get(f"http://127.0.0.1:{port}/callback?{urlsplit(location).query}", timeout=10)
+def relay(location: str, port: int, browser: httpx.Client | None = None) -> httpx.Response:
+    """Play the relay page: forward the query unchanged to the loopback listener (in
+    ``browser``, with its cookies, when given)."""
+    url = f"http://127.0.0.1:{port}/callback?{urlsplit(location).query}"
+    return browser.get(url) if browser is not None else httpx.get(url, timeout=10)
+
+
+def to_the_login_uri(browser: httpx.Client, start: str) -> str:
+    """Open the start address and follow Amazon to the Login URI (the relay page, which
+    is not served here): where the browser is sent."""
+    consent = browser.get(start)
+    assert consent.status_code == 302, consent.text
+    login_uri = browser.get(consent.headers["location"])
+    assert login_uri.status_code == 302, login_uri.text
+    location = str(login_uri.headers["location"])
+    assert location.startswith("https://you.example.com/spconnect/login?")
+    return location
 
 
 def profile_of(cli: Cli, name: str = "default") -> dict[str, object]:
@@ -126,6 +143,33 @@ def test_bad_pastes_are_explained_and_the_prompt_asks_again(
     assert "not this login's" in result.stderr
     assert "MD5101" in result.stderr and "redirect URI" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_malformed_and_undecodable_pastes_keep_the_prompt_alive(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    """Issue 8: a paste urllib cannot parse used to kill the reader thread, so the good
+    paste after it was ignored and the login waited until --timeout."""
+    login = LoginProcess(
+        cli, "login", "--paste", "--no-browser", "--marketplace", "US", "--timeout", "30"
+    )
+    location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
+    login.paste("https://[x?a=b")
+    login.paste(
+        "https://you.example.com/cb?amazon_callback_uri=https%3A%2F%2F%5B%3A%3A1%2Fx&amazon_state=y"
+    )
+    assert login.process.stdin is not None
+    login.process.stdin.flush()
+    login.process.stdin.buffer.write(b"\xff\xfe\xc3 not UTF-8\n")
+    login.process.stdin.buffer.flush()
+    login.paste(location)
+    result = login.finish(timeout=25)
+    assert result.returncode == 0, result.stderr
+    assert "the address has no state parameter" in result.stderr  # https://[x?a=b
+    assert "amazon_callback_uri) is malformed" in result.stderr
+    assert "not an address spconnect can read" in result.stderr  # the undecodable line
+    assert "Traceback" not in result.stderr and "ValueError" not in result.stderr
+    assert stored_token(cli)
 
 
 def test_paste_input_ending_is_exit_8_with_nothing_stored(
@@ -222,6 +266,74 @@ def test_another_selling_partner_needs_force(cli: Cli, emulator: Emulator, port:
     assert stored_token(cli) != original
 
 
+@pytest.mark.parametrize("capture", ["relay", "paste"])
+def test_expect_seller_refuses_another_account_before_its_code_is_exchanged(
+    cli: Cli, emulator: Emulator, port: int, capture: str
+) -> None:
+    wanted, other = emulator.state.add_account("Shop A"), emulator.state.add_account("Shop B")
+    paste = ["--paste"] if capture == "paste" else []
+    login = LoginProcess(
+        cli,
+        "login",
+        "--no-browser",
+        "--marketplace",
+        "US",
+        "--expect-seller",
+        wanted.selling_partner_id,
+        *paste,
+    )
+    location = amazon_redirect(emulator, login.consent_url(), other)
+    if capture == "paste":
+        login.paste(location)
+    else:
+        page = relay(location, port)
+        assert page.status_code == 400 and "--expect-seller asked for" in page.text
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert f"Amazon authorized selling partner {other.selling_partner_id}" in result.stderr
+    assert f"--expect-seller asked for {wanted.selling_partner_id}" in result.stderr
+    assert "nothing was stored" in result.stderr
+    assert stored_token(cli) is None and profile_of(cli) == {}
+    assert emulator.count("authorization_code") == 0  # the code was never exchanged
+
+
+def test_expect_seller_accepts_the_named_account_and_status_shows_it(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
+    login = login_via_relay(
+        cli, emulator, port, account, "--expect-seller", account.selling_partner_id
+    )
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert f"selling partner {account.selling_partner_id}" in result.stderr
+    status = cli.ok("status").stdout
+    assert f"selling partner {account.selling_partner_id}" in " ".join(status.split())
+    document = json.loads(cli.ok("status", "--json").stdout)
+    assert document["profiles"][0]["selling_partner_id"] == account.selling_partner_id
+
+
+def test_expect_seller_usage_errors_come_before_anything_starts(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    malformed = cli.run("login", "--no-browser", "--marketplace", "US", "--expect-seller", "a b")
+    assert malformed.returncode == ExitCode.USAGE and "selling partner id" in malformed.stderr
+    self_authorized = cli.run(
+        "login", "--refresh-token-stdin", "--expect-seller", "A1B2C3D4E5", input="Atzr|x\n"
+    )
+    assert self_authorized.returncode == ExitCode.USAGE
+    assert "carries no selling partner id" in self_authorized.stderr
+    account = emulator.state.add_account("Shop A")
+    assert login_via_relay(cli, emulator, port, account).finish().returncode == 0
+    for command in (["login"], ["reauth"]):
+        contradiction = cli.run(*command, "--no-browser", "--expect-seller", "A9Z9Z9Z9Z9Z9")
+        assert contradiction.returncode == ExitCode.USAGE, contradiction.stderr
+        assert account.selling_partner_id in contradiction.stderr
+        assert "/apps/authorize/consent" not in contradiction.stderr  # nobody sent to Amazon
+    assert port_is_free(port)
+
+
 def test_reauth_renews_a_revoked_authorization(cli: Cli, emulator: Emulator, port: int) -> None:
     account = emulator.state.add_account("Shop A")
     assert login_via_relay(cli, emulator, port, account).finish().returncode == 0
@@ -277,29 +389,128 @@ def test_new_profile_without_marketplace_and_terminal_names_the_flag(cli: Cli, p
     assert result.returncode == ExitCode.USAGE and "--marketplace" in result.stderr
 
 
-def test_login_uri_hop_through_the_listener(
-    cli: Cli, emulator: Emulator, secret_service: None
-) -> None:
+@pytest.fixture
+def hop_port(cli: Cli, emulator: Emulator, secret_service: None) -> int:
+    """App 'demo' with a Login URI: Amazon sends the browser there first (the hop)."""
     app = emulator.state.register_app(
         "demo", redirect_uris=[REDIRECT], login_uri="https://you.example.com/spconnect/login"
     )
     port = free_port()
     add_app(cli, app, "--callback-port", str(port), "--login-uri", app.login_uri or "")
+    return port
+
+
+def test_login_uri_hop_through_the_listener(cli: Cli, emulator: Emulator, hop_port: int) -> None:
     account = emulator.state.add_account("Shop A")
     emulator.state.auto_approve = account.selling_partner_id
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
-    to_login_uri = httpx.get(login.consent_url(), timeout=5).headers["location"]
-    assert to_login_uri.startswith(app.login_uri or "")
-    back_to_amazon = relay(to_login_uri, port)  # no state: the relay page's baked port
-    assert back_to_amazon.status_code == 302
-    confirm = back_to_amazon.headers["location"]
-    assert confirm.startswith(f"{emulator.url}/apps/authorize/confirm/{app.app_id}?")
-    to_redirect = httpx.get(confirm, timeout=5).headers["location"]
-    assert relay(to_redirect, port).status_code == 200
+    with httpx.Client(timeout=5) as browser:
+        # The browser on this machine opens the start address, which sends it to Amazon.
+        to_login_uri = to_the_login_uri(browser, start_address(login))
+        back_to_amazon = relay(to_login_uri, hop_port, browser)
+        assert back_to_amazon.status_code == 302
+        confirm = back_to_amazon.headers["location"]
+        assert confirm.startswith(f"{emulator.url}/apps/authorize/confirm/")
+        to_redirect = browser.get(confirm).headers["location"]
+        assert relay(to_redirect, hop_port).status_code == 200
     result = login.finish()
     assert result.returncode == 0, result.stderr
     assert "Login URI visited" in result.stderr
     assert profile_of(cli)["selling_partner_id"] == account.selling_partner_id
+
+
+def test_a_local_process_cannot_take_the_hop_and_the_login_still_succeeds(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    """Issue 8, section 1: with `login` waiting, any local process could request the hop,
+    read state from the Location, and deliver its own seller's code with it."""
+    victim = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    state = dict(httpx.URL(printed_consent_url(login)).params)["state"]
+    probe = httpx.get(
+        f"http://127.0.0.1:{hop_port}/callback?amazon_callback_uri=/x&amazon_state=y", timeout=5
+    )
+    assert probe.status_code == 403 and "location" not in probe.headers
+    assert state not in probe.text and state.split(".")[1] not in probe.text
+    start = start_address(login)
+    # Without state, an answer of the intruder's making is not this login's.
+    intruder = relay(f"{REDIRECT}?state={state[:6]}x&spapi_oauth_code=theirs", hop_port)
+    assert intruder.status_code == 400
+    # The person's browser goes through the hop and finishes the login.
+    emulator.state.auto_approve = victim.selling_partner_id
+    with httpx.Client(timeout=5) as browser:
+        hop = relay(to_the_login_uri(browser, start), hop_port, browser)
+        to_redirect = browser.get(hop.headers["location"]).headers["location"]
+        assert relay(to_redirect, hop_port).status_code == 200
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert profile_of(cli)["selling_partner_id"] == victim.selling_partner_id
+    assert emulator.count("authorization_code") == 1
+
+
+def test_start_address_opened_by_a_second_client_ends_the_login(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    """The start address is in the browser's command line. An intruder who opens it first
+    gets the consent URL with state; when the person's browser then opens it, the login
+    ends (exit 8) and the intruder's answer is refused: nothing is stored."""
+    intruder = emulator.state.add_account("Evil")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    start = start_address(login)
+    with httpx.Client(timeout=5) as thief:
+        stolen = thief.get(start).headers["location"]  # the consent URL, state included
+    second = httpx.get(start, timeout=5)  # the person's browser, a moment later
+    assert second.status_code == 403 and "opened a second time" in second.text
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "opened a second time" in result.stderr and "nothing was stored" in result.stderr
+    # Too late for the intruder's answer with the stolen state: the login has ended.
+    assert "state=" in stolen
+    location = amazon_redirect(emulator, stolen, intruder)
+    with pytest.raises(httpx.ConnectError):
+        relay(location, hop_port)
+    assert stored_token(cli) is None and profile_of(cli) == {}
+    assert emulator.count("authorization_code") == 0
+
+
+def test_the_browser_is_started_at_its_own_single_use_address(
+    cli: Cli, emulator: Emulator, hop_port: int, tmp_path: Path
+) -> None:
+    """Other local users can read a browser's command line: what spconnect puts there is
+    a start address of its own, not state, and it works once."""
+    argv_file = tmp_path / "browser-argv"
+    browser_command = tmp_path / "browser"
+    browser_command.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_file}\n')
+    browser_command.chmod(0o700)
+    env = {"BROWSER": str(browser_command), "DISPLAY": ":99"}
+    account = emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--marketplace", "US", env=env)
+    login.wait_for(lambda line: "opened in your browser" in line)
+    opened = argv_file.read_text().split()
+    assert len(opened) == 1 and "state=" not in opened[0]
+    assert "spconnect_start=" in opened[0] and opened[0] != start_address(login)
+    emulator.state.auto_approve = account.selling_partner_id
+    with httpx.Client(timeout=5) as browser:  # the browser spconnect started
+        hop = relay(to_the_login_uri(browser, opened[0]), hop_port, browser)
+        assert hop.status_code == 302
+        assert httpx.get(opened[0], timeout=5).status_code == 403  # used: once only
+    result = login.finish()
+    assert result.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert "opened a second time" in result.stderr and stored_token(cli) is None
+
+
+def test_both_addresses_are_printed_each_on_a_line_of_its_own(
+    cli: Cli, emulator: Emulator, port: int
+) -> None:
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    start = start_address(login)
+    assert start == f"http://127.0.0.1:{port}/callback?spconnect_start={start.split('=')[1]}"
+    assert len(start.split("=")[1]) >= 22  # at least 128 random bits
+    login.process.terminate()
+    stderr = login.finish().stderr
+    assert "Open this address in a browser on this computer" in stderr
+    assert "On another device, open this one instead" in stderr
+    assert [line for line in stderr.splitlines() if "spconnect_start=" in line] == [start]
 
 
 def test_published_app_that_is_really_a_draft_shows_md1000_explained(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import queue
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given
@@ -70,10 +71,119 @@ def test_denied_answer_is_a_refusal() -> None:
     assert isinstance(reply.verdict, Refused)
 
 
-@given(st.text())
-def test_any_paste_is_read_or_explained(text: str) -> None:
+# What made urllib raise in fuzzing (issue 8), in the host of a pasted address and in the
+# Login-URI hop's amazon_callback_uri: bad IPv6 brackets, characters that change under
+# NFKC (fullwidth solidus, at sign, question mark, number sign; U+2100), ports out of range
+# or not numbers, and lone surrogates (what surrogateescape makes of undecodable bytes).
+ODD = [
+    "[",
+    "]",
+    "[x",
+    "[::1",
+    "::1]",
+    "\uff0f",
+    "\uff20",
+    "\uff1f",
+    "\uff03",
+    "\u2100",
+    "\uff45",
+    "\udcff",
+    "%",
+    "%zz",
+]
+HOSTS = st.sampled_from(["you.example.com", "sellercentral.amazon.com", "127.0.0.1", *ODD])
+PORTS = st.sampled_from(["", ":443", ":99999", ":-1", ":port", ":"])
+VALUES = st.sampled_from([STATE, "c", "", "%ED%A0%80", *ODD]) | st.text(max_size=4)
+CALLBACKS = st.builds(
+    lambda scheme, host, port, path: quote(
+        scheme + host + port + path, safe="", errors="surrogatepass"
+    ),
+    st.sampled_from(["https://", "http://", "", "//"]),
+    HOSTS,
+    PORTS,
+    st.sampled_from(["/x", "", "/apps/authorize/confirm/x"]),
+)
+QUERIES = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                *("state", "spapi_oauth_code", "selling_partner_id", "amazon_callback_uri"),
+                *("amazon_state", "error", "x"),
+            ]
+        ),
+        CALLBACKS | VALUES,
+    ),
+    max_size=5,
+).map(lambda pairs: "&".join(f"{k}={v}" for k, v in pairs))
+URLISH = st.builds(
+    lambda scheme, host, port, path, query, tail: f"{scheme}{host}{port}{path}?{query}{tail}",
+    st.sampled_from(["https://", "http://", ""]),
+    HOSTS,
+    PORTS,
+    st.sampled_from(["/cb", "", "/"]),
+    QUERIES,
+    st.sampled_from(["", "#", "#frag", *ODD]),
+)
+ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=()))  # surrogates included
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "https://[x?a=b",
+        "https://[::1?state=x&spapi_oauth_code=c",
+        "https://you.example.com:99999/cb?state=x&spapi_oauth_code=c",
+        "https://you.example.com:port/cb?state=x&spapi_oauth_code=c",
+        "https://you.example.com\uff0fcb?state=x&spapi_oauth_code=c",
+        "https://you\uff20example.com/?state=x&spapi_oauth_code=c",
+        "https://you.example.com/cb?amazon_callback_uri=https%3A%2F%2F%5B%3A%3A1%2Fx&amazon_state=A",
+        "https://you.example.com/cb?amazon_callback_uri=%2Fx&amazon_state=%ED%A0%80\udcff",
+        "https://you.example.com/cb?amazon_callback_uri=https%3A%2F%2Fsellercentral.amazon.com"
+        "%3A99999%2Fx&amazon_state=A",
+        f"https://you.example.com/cb?state={STATE}\udcff&spapi_oauth_code=c",
+    ],
+)
+def test_malformed_addresses_are_explained_not_raised(pasted: str) -> None:
+    reply = read_paste(pasted, EXPECTED)
+    assert reply.verdict is None and reply.message
+
+
+def test_a_broken_host_does_not_hide_a_good_answer() -> None:
+    """Only the query matters: an address whose host urllib refuses still carries it."""
+    assert parse_pasted("https://[x?a=b") == {"a": "b"}
+    pasted = LANDED.replace("https://you.example.com", "https://[you.example.com")
+    assert read_paste(pasted, EXPECTED).verdict == Authorized("ANcode", "A1B2C3D4E5")
+
+
+@given(URLISH)
+def test_any_address_like_paste_is_read_or_explained(text: str) -> None:
+    parse_pasted(text)
     reply = read_paste(text, EXPECTED)
     assert reply.verdict is not None or reply.message
+
+
+@given(ANY_TEXT)
+def test_any_paste_is_read_or_explained(text: str) -> None:
+    parse_pasted(text)
+    reply = read_paste(text, EXPECTED)
+    assert reply.verdict is not None or reply.message
+
+
+def test_reader_outlives_malformed_and_undecodable_lines() -> None:
+    """The reader thread must never die: a later good paste still wins (issue 8)."""
+    events: queue.Queue[ListenerEvent] = queue.Queue()
+    ended: list[bool] = []
+    raw = b"https://[x?a=b\n\xff\xfe garbage \xc3\n" + "https://\uff45\uff0f[::1\n".encode()
+    stream = io.TextIOWrapper(io.BytesIO(raw + LANDED.encode() + b"\n"), encoding="utf-8")
+    thread = start_paste_reader(stream, EXPECTED, events, on_input_end=lambda: ended.append(True))
+    thread.join(5)
+    assert not thread.is_alive()
+    seen = [events.get_nowait() for _ in range(events.qsize())]
+    assert [e.verdict for e in seen if e.verdict is not None] == [
+        Authorized("ANcode", "A1B2C3D4E5")
+    ]
+    assert len([e for e in seen if e.verdict is None and e.note]) == 3
+    assert not ended
 
 
 def test_parse_rejects_text_without_parameters() -> None:

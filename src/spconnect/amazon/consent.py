@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from spconnect.amazon.marketplaces import Marketplace, central_hosts, central_url
 
@@ -65,6 +65,10 @@ def login_uri_continuation(
     on the ``SPCONNECT_CENTRAL_URL`` origin when set: never an open redirect.
     """
     target = urljoin(consent_base.rstrip("/") + "/", amazon_callback_uri)
+    # The result goes into a Location header: control characters (CR, LF) and non-ASCII
+    # are percent-encoded, so it stays one header line (no response splitting) and one
+    # URL; existing escapes ('%') and the URL's own delimiters are kept as they are.
+    target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
     check_central_target(target, consent_base)
     query = {"amazon_state": amazon_state, "state": state, "redirect_uri": redirect_uri}
     if draft:

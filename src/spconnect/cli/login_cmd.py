@@ -46,6 +46,23 @@ CertOpt = Annotated[
 KeyOpt = Annotated[
     Path | None, typer.Option(help="PEM private key for local https mode.", dir_okay=False)
 ]
+ExpectSellerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expect-seller",
+        metavar="ID",
+        help="Accept only this selling partner id: Amazon's answer for any other account "
+        "ends the login with exit 8 before its code is exchanged; nothing is stored.",
+    ),
+]
+
+
+def _expected_seller(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from spconnect.amazon.ids import check_selling_partner_id
+
+    return check_selling_partner_id(value)
 
 
 def _graphical_browser_available() -> bool:
@@ -164,6 +181,13 @@ def _ask_marketplace() -> Marketplace | None:
     return resolve_marketplace(str(code))
 
 
+def _show_address(url: str) -> None:
+    """An address on a line of its own, nothing else on it (design, "Command contract"):
+    easy to copy, easy for scripts to find."""
+    sys.stderr.write(url + "\n")
+    sys.stderr.flush()
+
+
 def _spinner_text(remaining: float) -> str:
     minutes, seconds = divmod(int(remaining), 60)
     return f"Waiting for Amazon's answer… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
@@ -187,11 +211,23 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
                     "on this machine, for this address only. Accept it to continue, or pass "
                     "--cert/--key."
                 )
-        say("Open this address to authorize the app:")
-        sys.stderr.write(session.consent_url + "\n")
-        sys.stderr.flush()
+        start = session.start_address()
+        if start is None:  # paste mode: the person types every answer back
+            say("Open this address to authorize the app:")
+            _show_address(session.consent_url)
+        else:
+            # A browser here goes through the start address, which lets it (and only it)
+            # through the Login-URI hop (consent/binding.py). Another device cannot reach
+            # this machine's listener: it opens Amazon's page and the answer is pasted.
+            say("Open this address in a browser on this computer to authorize the app:")
+            _show_address(start)
+            say("On another device, open this one instead and paste the address you land on:")
+            _show_address(session.consent_url)
         if not no_browser:
-            if _open_browser(session.consent_url):
+            # A start address of its own (single use), so that the printed one stays good
+            # for another browser; in paste mode, the consent URL (harmless in the command
+            # line: without a listener, only what the person pastes counts).
+            if _open_browser(session.start_address() or session.consent_url):
                 say("(opened in your browser)")
             else:
                 say("(no browser could be opened here: open the address on any device)")
@@ -250,6 +286,7 @@ def login(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a profile that holds another account.")
     ] = False,
+    expect_seller: ExpectSellerOpt = None,
     insecure_storage: InsecureStorageOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
@@ -259,7 +296,14 @@ def login(
     from spconnect.amazon.ids import check_profile_name
 
     check_profile_name(profile)
+    expected_seller = _expected_seller(expect_seller)
     resolved = resolve_marketplace(marketplace) if marketplace else None
+    if refresh_token_stdin and expected_seller is not None:
+        raise UsageError(
+            "--expect-seller cannot be checked for a self-authorized refresh token: it "
+            "carries no selling partner id",
+            "drop --expect-seller, or authorize through the browser (`spconnect login`)",
+        )
     ws = Workspace()
     if refresh_token_stdin:
         token = read_secret(from_stdin=True, what="refresh token", flag="--refresh-token-stdin")
@@ -302,6 +346,7 @@ def login(
         cert=str(cert) if cert else None,
         key=str(key) if key else None,
         force=force,
+        expect_seller=expected_seller,
     )
     browser_login(ws, request, no_browser=no_browser)
 
@@ -313,6 +358,7 @@ def reauth(
     timeout: TimeoutOpt = flow.DEFAULT_TIMEOUT,
     cert: CertOpt = None,
     key: KeyOpt = None,
+    expect_seller: ExpectSellerOpt = None,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
@@ -327,6 +373,7 @@ def reauth(
         cert=str(cert) if cert else None,
         key=str(key) if key else None,
         reauth=True,
+        expect_seller=_expected_seller(expect_seller),
     )
     browser_login(Workspace(), request, no_browser=no_browser)
 

@@ -26,6 +26,8 @@ class ExpectedAnswer:
     redirect_uri: str
     draft: bool
     consent_base: str  # the Central the consent URL points at; relative hops resolve here
+    # ``login --expect-seller``: any other account is refused before its code is exchanged.
+    expected_seller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,23 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
             )
         except UnsafeRedirect as exc:
             return Foreign(str(exc))
+        except ValueError:
+            # urllib's own complaints (a bad IPv6 literal, an out-of-range port, text
+            # that cannot be encoded): the same refusal, without echoing the input.
+            return Foreign("the Login-URI address (amazon_callback_uri) is malformed")
     state = params.get("state", "")
     if not state:
         return Foreign("the address has no state parameter")
     # Constant-time comparison: state is the login's only secret until the code arrives.
-    if not hmac.compare_digest(state.encode(), expected.state.encode()):
+    # surrogatepass: a pasted line read with surrogateescape may carry lone surrogates,
+    # which must compare as "wrong", not raise.
+    if not hmac.compare_digest(
+        state.encode("utf-8", "surrogatepass"), expected.state.encode("utf-8", "surrogatepass")
+    ):
         return Foreign("the state parameter does not match this login")
     code = params.get("spapi_oauth_code")
     if code:
-        return Authorized(code=code, selling_partner_id=params.get("selling_partner_id") or None)
+        return _authorized(code, params.get("selling_partner_id") or None, expected)
     error = params.get("error", "")
     description = params.get("error_description", "")
     said = ": ".join(part for part in (error, description) if part) or "no authorization code"
@@ -104,4 +114,25 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
     return Refused(
         f"Amazon answered without an authorization code ({said})",
         "run the login again; if it repeats, check the app's settings",
+    )
+
+
+def _authorized(code: str, selling_partner_id: str | None, expected: ExpectedAnswer) -> Verdict:
+    """The code, unless ``--expect-seller`` names another account: then a refusal, decided
+    here so that the foreign code is never exchanged and nothing is stored."""
+    wanted = expected.expected_seller
+    if wanted is None or selling_partner_id == wanted:
+        return Authorized(code=code, selling_partner_id=selling_partner_id)
+    if selling_partner_id is None:
+        return Refused(
+            f"Amazon's answer does not name the selling partner, so --expect-seller {wanted} "
+            "cannot be checked; nothing was stored",
+            "run the login again without --expect-seller, then check the selling partner "
+            "id it prints",
+        )
+    return Refused(
+        f"Amazon authorized selling partner {selling_partner_id}, but --expect-seller asked "
+        f"for {wanted}; nothing was stored",
+        f"sign in to Seller Central as {wanted} (or choose that account on Amazon's page) "
+        "and run the login again",
     )

@@ -49,6 +49,7 @@ class LoginRequest:
     key: str | None = None
     force: bool = False
     reauth: bool = False
+    expect_seller: str | None = None  # any other selling partner: exit 8, nothing stored
 
 
 @dataclass
@@ -68,11 +69,13 @@ class ConsentSession:
 
     @property
     def listening_on(self) -> str | None:
-        if self.listener is None:
-            return None
-        scheme = "https" if self.mode == "https" else "http"
-        host = urlsplit(self.app.redirect_uri).hostname if self.mode == "https" else LOOPBACK
-        return f"{scheme}://{host}:{self.listener.port}{self.listener.path}"
+        return self.listener.url if self.listener is not None else None
+
+    def start_address(self) -> str | None:
+        """A new single-use local address that sends a browser on this machine to the
+        consent page and lets it through the Login-URI hop (consent/binding.py); None in
+        paste mode, where no listener runs and every answer is typed by the person."""
+        return self.listener.start_address() if self.listener is not None else None
 
     def close(self) -> None:
         if self.listener is not None:
@@ -91,6 +94,29 @@ def _choose_marketplace(ws: Workspace, request: LoginRequest) -> Marketplace:
     )
 
 
+def _check_expected_seller(ws: Workspace, request: LoginRequest) -> None:
+    """--expect-seller against the account the profile already holds: a contradiction is
+    a usage error before anyone goes to Amazon (the answer itself is checked in
+    answers.interpret, before its code is exchanged)."""
+    existing = ws.config.profiles.get(request.profile)
+    known = existing.selling_partner_id if existing else None
+    wanted = request.expect_seller
+    if wanted is None or known is None or known == wanted:
+        return
+    if request.reauth:
+        raise UsageError(
+            f"profile {request.profile!r} belongs to selling partner {known}, so reauth "
+            f"cannot renew it as {wanted}",
+            f"drop --expect-seller, or use `spconnect login -p OTHER --expect-seller {wanted}`",
+        )
+    if not request.force:
+        raise UsageError(
+            f"profile {request.profile!r} holds selling partner {known}, and "
+            f"--expect-seller asks for {wanted}",
+            f"use another profile (-p NAME), or --force to replace {known}",
+        )
+
+
 def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
     """Prepare the login: app, marketplace, how the answer comes back, the consent URL.
 
@@ -101,6 +127,7 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
             f"profile {request.profile!r} is not logged in, so there is nothing to renew",
             f"run `spconnect login -p {request.profile}`",
         )
+    _check_expected_seller(ws, request)
     app_name = accounts.resolve_app_name(ws, request.app_name, request.profile)
     app = ws.config.app(app_name)
     marketplace = _choose_marketplace(ws, request)
@@ -143,9 +170,9 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
     if listener is not None:
         listener.start()
     state = make_state(listener.port if listener is not None else app.callback_port)
-    expected = ExpectedAnswer(state, app.redirect_uri, app.draft, consent_base)
-    if listener is not None:
-        listener.expected = expected
+    expected = ExpectedAnswer(
+        state, app.redirect_uri, app.draft, consent_base, expected_seller=request.expect_seller
+    )
     url = consent_url(
         app_id=app.app_id,
         marketplace=marketplace,
@@ -154,6 +181,8 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
         draft=app.draft,
         vendor=vendor,
     )
+    if listener is not None:
+        listener.begin(expected, url)
     return ConsentSession(
         request=request,
         app_name=app_name,

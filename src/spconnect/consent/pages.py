@@ -80,11 +80,44 @@ def wrong_state_page() -> bytes:
     )
 
 
+def hop_refused_page() -> bytes:
+    # No state, no echo of the request: this page is what an unauthenticated local
+    # request gets instead of the hop's redirect (issue 8, section 1).
+    return page(
+        "spconnect will not continue this login in this browser",
+        "<p>Amazon sent this browser to the app's Login URI, but this browser did not open "
+        "the address that <code>spconnect login</code> printed, so spconnect cannot tell it "
+        "from another program asking in its place. Nothing was changed; the login in your "
+        "terminal keeps waiting.</p><p>To continue here, copy this page's address from the "
+        "address bar and paste it into that terminal. Or open the address the terminal "
+        "printed, in this browser.</p>",
+        tone="bad",
+    )
+
+
+def unknown_start_page() -> bytes:
+    return page(
+        "This start address is not the current login's",
+        "<p>It may come from an older <code>spconnect login</code>. Nothing was changed. "
+        "Open the address printed by the login now waiting in your terminal.</p>",
+        tone="bad",
+    )
+
+
 def waiting_page() -> bytes:
     return page(
         "spconnect is waiting",
         "<p>spconnect is waiting for Amazon's answer on this address. Open the consent "
         "address printed in your terminal to continue.</p>",
+    )
+
+
+def bad_request_page() -> bytes:
+    return page(
+        "Not a request spconnect can read",
+        "<p>spconnect only reads Amazon's answer on this address. Nothing was changed; "
+        "the login in your terminal keeps waiting.</p>",
+        tone="bad",
     )
 
 

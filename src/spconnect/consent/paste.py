@@ -4,6 +4,7 @@ redirect URI. The paste goes through the same interpretation as the listener."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from spconnect.consent.answers import (
 from spconnect.consent.listener import ListenerEvent
 from spconnect.names import clean_pasted
 
+log = logging.getLogger("spconnect.paste")
+
 PROMPT = (
     "If the browser is on another machine, paste the address it landed on (an error page's "
     "address works too); otherwise just wait: "
@@ -31,6 +34,12 @@ PROMPT = (
 PASTE_ONLY_PROMPT = (
     "After approving, paste the address your browser landed on (an error page's address "
     "works too): "
+)
+
+
+UNREADABLE = (
+    "That is not an address spconnect can read. Paste the whole address from the "
+    "browser's address bar (it contains state=… and spapi_oauth_code=…)."
 )
 
 
@@ -48,8 +57,14 @@ def parse_pasted(text: str) -> dict[str, str] | None:
     if not text:
         return None
     if "://" in text:
-        parts = urlsplit(text)
-        query = parts.query or parts.fragment
+        try:
+            parts = urlsplit(text)
+            query = parts.query or parts.fragment
+        except ValueError:
+            # urlsplit refuses some hosts (a bad IPv6 literal, characters that change
+            # under NFKC); only the query matters here, so read it without the host.
+            before_fragment, _, fragment = text.partition("#")
+            query = before_fragment.partition("?")[2] or fragment
     else:
         query = text.split("?", 1)[1] if "?" in text else text
     if "=" not in query:
@@ -64,11 +79,7 @@ def read_paste(text: str, expected: ExpectedAnswer) -> PasteReply:
         known = explain_consent_error(text)
         if known:
             return PasteReply(None, f"Amazon's {known.code}: {known.cause}. {known.advice}.")
-        return PasteReply(
-            None,
-            "That is not an address spconnect can read. Paste the whole address from the "
-            "browser's address bar (it contains state=… and spapi_oauth_code=…).",
-        )
+        return PasteReply(None, UNREADABLE)
     verdict = interpret(params, expected)
     if isinstance(verdict, Authorized | Refused):
         return PasteReply(verdict)
@@ -101,11 +112,31 @@ def start_paste_reader(
     listener wins the race, the login simply stops listening to this thread.
     """
 
+    # A paste that is not valid UTF-8 (a terminal in another encoding, binary garbage)
+    # must be explained like any other bad paste; with errors="strict" the decoder would
+    # raise and drop the rest of its buffer, later lines included.
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")
+
     def run() -> None:
-        for line in stream:
+        while True:
+            try:
+                line = stream.readline()
+            except UnicodeDecodeError:  # a stream that could not be reconfigured
+                events.put(ListenerEvent(verdict=None, note=UNREADABLE))
+                continue
+            if not line:
+                break
             if not line.strip():
                 continue
-            reply = read_paste(line, expected)
+            try:
+                reply = read_paste(line, expected)
+            except Exception:
+                # The prompt must outlive any input: a dead reader thread would ignore
+                # every later paste and leave the login waiting until --timeout.
+                log.debug("paste: could not read a pasted line", exc_info=False)
+                reply = PasteReply(None, UNREADABLE)
             events.put(ListenerEvent(verdict=reply.verdict, note=reply.message))
             if reply.verdict is not None:
                 return
