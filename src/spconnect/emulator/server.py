@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from spconnect.emulator import central, orders, rdt, sellers
+from spconnect.emulator import central, orders, rdt, sellers, throttle
 from spconnect.emulator.lwa import token_endpoint
 from spconnect.emulator.state import EmulatorState, Fault
 
@@ -164,7 +164,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
         elif fault.kind == "rate_limit":
-            headers = {"x-amzn-RateLimit-Limit": "0.5"}
+            # As if another program had drained the bucket: Amazon's 429, with the rate.
+            operation = {"orders": "getOrders", "tokens": "createRestrictedDataToken"}[endpoint]
+            headers = throttle.Quota(
+                False, throttle.plan(self.server.emulator.state, operation)[0]
+            ).header
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
             self._send_json(429, rdt.error(429, "QuotaExceeded", "Rate exceeded").body, headers)

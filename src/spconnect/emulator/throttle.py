@@ -34,10 +34,16 @@ class Quota:
         return {"x-amzn-RateLimit-Limit": f"{self.rate:g}"}
 
 
+def plan(state: EmulatorState, operation: str) -> tuple[float, float]:
+    """The operation's usage plan: (rate per second, burst)."""
+    with state.lock:
+        return state.rate_limits.get(operation) or DEFAULT_RATE_LIMITS[operation]
+
+
 def take(state: EmulatorState, operation: str, selling_partner_id: str) -> Quota:
     """Spend one request of ``operation``'s bucket for this account, if there is one."""
     with state.lock:
-        rate, burst = state.rate_limits.get(operation) or DEFAULT_RATE_LIMITS[operation]
+        rate, burst = plan(state, operation)
         key = (operation, selling_partner_id)
         now = state.now()
         tokens, last = state.spapi_buckets.get(key, (float(burst), now))
