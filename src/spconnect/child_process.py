@@ -11,8 +11,9 @@ On POSIX the command replaces this process (``execvpe``), so signals, the termin
 and the exit status are the command's own, and nothing of spconnect stays in memory. A
 command that cannot be found or run ends with 127 or 126, as in POSIX shells and env(1).
 
-Standard library only until a refresh is due: ``entry.py`` runs ``exec`` from here
-without the Typer CLI when the cached token is fresh, as it does ``token``.
+Standard library only while the cached token is fresh (no dataclasses even, which cost
+``spconnect.access`` a dozen milliseconds): ``entry.py`` runs ``exec`` from here without
+the Typer CLI, as it does ``token``.
 """
 
 from __future__ import annotations
@@ -21,26 +22,62 @@ import os
 import sys
 from collections.abc import Mapping
 
-from spconnect.access import AccessToken
 from spconnect.store import envvars
 
 COMMAND_NOT_EXECUTABLE = 126
 COMMAND_NOT_FOUND = 127
 
 
-def token_for(
+def token_variables(
     profile: str | None, *, min_ttl: float = 0, grantless: str | None = None
-) -> AccessToken:
-    """The token the child gets: the profile's, or its app's grantless one."""
-    from spconnect import access
-
+) -> dict[str, str]:
+    """The four variables the command gets, for the profile's token or its app's
+    grantless one: a fresh cache entry as ``spconnect token``'s fast path serves it
+    (standard library only), else spconnect.access, which refreshes when due."""
+    name = profile or os.environ.get("SPCONNECT_PROFILE") or "default"
     if grantless is None:
-        return access.access_token(profile, min_ttl=min_ttl)
-    from spconnect import tokens
-    from spconnect.workspace import Workspace
+        from spconnect.names import is_profile_name
 
-    name = access.profile_name(profile)
-    return tokens.grantless_token(Workspace(zero_config=True), name, grantless, min_ttl=min_ttl)
+        entry = None
+        if is_profile_name(name) and min_ttl >= 0:
+            from spconnect.store import cache
+
+            entry = cache.fresh_entry(name, min_ttl)
+        if entry is not None:
+            from spconnect.amazon.endpoints import spapi_endpoint
+
+            region = str(entry["region"])
+            sp_id = entry.get("selling_partner_id")
+            return _variables(
+                str(entry["access_token"]),
+                spapi_endpoint(region, bool(entry.get("sandbox"))),
+                region,
+                sp_id if isinstance(sp_id, str) else None,
+            )
+        from spconnect import access
+
+        token = access.access_token(name, min_ttl=min_ttl)
+    else:
+        from spconnect import access, tokens
+        from spconnect.workspace import Workspace
+
+        workspace = Workspace(zero_config=True)
+        token = tokens.grantless_token(
+            workspace, access.profile_name(name), grantless, min_ttl=min_ttl
+        )
+    return _variables(token.access_token, token.endpoint, token.region, token.selling_partner_id)
+
+
+def _variables(
+    access_token: str, endpoint: str, region: str, selling_partner_id: str | None
+) -> dict[str, str]:
+    # As `spconnect token --format env` names them (token_output.py).
+    return {
+        "SPAPI_ACCESS_TOKEN": access_token,
+        "SPAPI_ENDPOINT": endpoint,
+        "SPAPI_REGION": region,
+        "SPAPI_SELLING_PARTNER_ID": selling_partner_id or "",
+    }
 
 
 def _is_spconnect_secret(name: str) -> bool:
@@ -49,15 +86,10 @@ def _is_spconnect_secret(name: str) -> bool:
     )
 
 
-def child_environment(environ: Mapping[str, str], token: AccessToken) -> dict[str, str]:
+def child_environment(environ: Mapping[str, str], variables: dict[str, str]) -> dict[str, str]:
     """``environ`` without spconnect's secrets, with the token's four variables."""
     env = {k: v for k, v in environ.items() if not _is_spconnect_secret(k)}
-    env.update(
-        SPAPI_ACCESS_TOKEN=token.access_token,
-        SPAPI_ENDPOINT=token.endpoint,
-        SPAPI_REGION=token.region,
-        SPAPI_SELLING_PARTNER_ID=token.selling_partner_id or "",
-    )
+    env.update(variables)
     return env
 
 

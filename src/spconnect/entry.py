@@ -15,10 +15,10 @@ Errors on that path render exactly as the CLI renders them (report.py). Anything
 path does not know (another command, -v, --help, an unknown or malformed flag) goes to
 the full CLI, which does the same job the slow way and explains usage errors.
 
-``spconnect exec -- COMMAND`` takes the same road to its token (spconnect.access, the
-Python API's path: the cache file, else one refresh under the profile's lock) and then
-becomes COMMAND (child_process.py), so a loop of ``exec`` calls pays no more than a loop
-of ``token`` calls.
+``spconnect exec -- COMMAND`` takes the same road to its token (a fresh cache entry, else
+spconnect.access: one refresh under the profile's lock) and then becomes COMMAND
+(child_process.py), so a loop of ``exec`` calls pays little more than a loop of
+``token`` calls.
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def _exec(args: list[str]) -> int | None:
     from spconnect.errors import SpconnectError
 
     try:
-        token = child_process.token_for(profile, min_ttl=min_ttl, grantless=grantless)
+        variables = child_process.token_variables(profile, min_ttl=min_ttl, grantless=grantless)
     except SpconnectError as error:
         from spconnect.report import report_error
 
@@ -271,7 +271,7 @@ def _exec(args: list[str]) -> int | None:
         from spconnect.report import report_unexpected
 
         return report_unexpected(error, verbose=False)
-    return child_process.run(command, child_process.child_environment(os.environ, token))
+    return child_process.run(command, child_process.child_environment(os.environ, variables))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,11 +36,11 @@ def exec_(
     SPAPI_SELLING_PARTNER_ID, and none of spconnect's secrets.
     """
     setup_verbose(verbose)
-    token = child_process.token_for(
+    variables = child_process.token_variables(
         profile, min_ttl=min_ttl, grantless=grantless.value if grantless else None
     )
-    register_secret(token.access_token)
-    env = child_process.child_environment(os.environ, token)
+    register_secret(variables["SPAPI_ACCESS_TOKEN"])
+    env = child_process.child_environment(os.environ, variables)
     raise typer.Exit(child_process.run(command, env))
 
 
