@@ -148,14 +148,16 @@ def test_bad_flags_exit_2_before_anything_is_sent(
     before = emulator.count("getOrders")
     for args, said in (
         (("https://evil.example/orders/v0/orders",), "must be a path on the SP-API endpoint"),
-        (("-H", "x-amz-access-token: Atza|from-argv", "/orders/v0/orders"), "not yours to set"),
+        # Not token-shaped, so that this check is the one that refuses it (main's CLI
+        # refuses token-shaped arguments of every command before they get here).
+        (("-H", "x-amz-access-token: from-argv", "/orders/v0/orders"), "not yours to set"),
         (("--slurp", "/orders/v0/orders"), "--slurp needs --paginate"),
         (("-F", "note=@/nonexistent/file", "-X", "POST", "/x"), "cannot read /nonexistent"),
     ):
         result = cli.run("api", *args)
         assert result.returncode == ExitCode.USAGE, result.output
         assert said in result.stderr
-        assert "Atza|from-argv" not in result.output
+        assert "from-argv" not in result.output
     assert emulator.count("getOrders") == before
 
 
