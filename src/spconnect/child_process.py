@@ -42,7 +42,12 @@ def token_variables(
         if is_profile_name(name) and min_ttl >= 0:
             from spconnect.store import cache
 
-            entry = cache.fresh_entry(name, min_ttl)
+            try:
+                entry = cache.fresh_entry(name, min_ttl)
+            except Exception:
+                # Anything odd about the cache: spconnect.access does the same job the slow
+                # way and reports real problems properly, as entry.py's token path does.
+                entry = None
         if entry is not None:
             from spconnect.amazon.endpoints import spapi_endpoint
 

@@ -138,7 +138,7 @@ def _checked(answer: Answer, what: str) -> Answer:
 def _page_text(answer: Answer, *, one_line: bool) -> bytes:
     """The body as received; for --paginate, one line per page (JSON Lines)."""
     if one_line:
-        document = answer.json()
+        document = answer.document
         if document is not None:
             return json.dumps(document, separators=(",", ":")).encode() + b"\n"
     body = answer.body
@@ -155,7 +155,7 @@ def _print_slurped(answers: Iterable[Answer]) -> None:
                 f"the pages exceed {MAX_SLURP_BYTES // 1048576} MiB together",
                 "drop --slurp: --paginate prints each page on its own line as it arrives",
             )
-        document = answer.json()
+        document = answer.document
         if document is None:
             raise AmazonUnavailable(
                 f"page {len(pages) + 1} is not JSON (request id {answer.request_id})",

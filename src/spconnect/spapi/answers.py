@@ -16,6 +16,7 @@ import json
 import time
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 
@@ -55,8 +56,10 @@ class Answer:
     def request_id(self) -> str:
         return safe_text(self.headers.get("x-amzn-requestid", ""), 80) or "none"
 
-    def json(self) -> object:
-        """The body as JSON, or None when it is not JSON."""
+    @cached_property
+    def document(self) -> object:
+        """The body as JSON, or None when it is not JSON (parsed once: pages are read for
+        their next token and again for printing)."""
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
@@ -70,7 +73,7 @@ class Answer:
 
     def summary(self) -> str:
         """``400 Bad Request: InvalidInput: ...`` with Amazon's own words, safe to show."""
-        said = errors_text(self.json())
+        said = errors_text(self.document)
         status = f"{self.status} {safe_text(self.reason, 40)}".rstrip()
         return f"{status}: {said}" if said else status
 

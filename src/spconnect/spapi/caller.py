@@ -218,7 +218,7 @@ class Caller:
         answer = self.send(request, retry_failures=True)
         if not answer.ok:
             raise status_error(answer, f"the restricted data token for {method} {path}")
-        body = answer.json()
+        body = answer.document
         rdt = body.get("restrictedDataToken") if isinstance(body, dict) else None
         if not isinstance(rdt, str) or not 0 < len(rdt) <= MAX_RDT_LENGTH:
             raise AmazonUnavailable(
@@ -238,7 +238,7 @@ class Caller:
             yield answer
             if not answer.ok:
                 return
-            found = next_token(answer.json())
+            found = next_token(answer.document)
             if found is None:
                 return
             name, value = found
