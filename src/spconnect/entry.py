@@ -14,6 +14,11 @@ answered here without the Typer CLI (design, "Speed"; issue 7):
 Errors on that path render exactly as the CLI renders them (report.py). Anything the fast
 path does not know (another command, -v, --help, an unknown or malformed flag) goes to
 the full CLI, which does the same job the slow way and explains usage errors.
+
+``spconnect exec -- COMMAND`` takes the same road to its token (a fresh cache entry, else
+spconnect.access: one refresh under the profile's lock) and then becomes COMMAND
+(child_process.py), so a loop of ``exec`` calls pays little more than a loop of
+``token`` calls.
 """
 
 from __future__ import annotations
@@ -32,16 +37,30 @@ _SWITCHES = {"--force-refresh": "force_refresh"}
 _GRANTLESS_SCOPES = ("notifications", "rotation")  # as cli/token_cmd.py and amazon/lwa.py
 
 
+_EXEC_VALUE_FLAGS = {
+    "-p": "profile",
+    "--profile": "profile",
+    "--min-ttl": "min_ttl",
+    "--grantless": "grantless",
+}
+
+
 def _parse_token_args(args: list[str]) -> dict[str, str] | None:
     """Parse ``token`` flags this path can serve; None means "let the CLI decide"."""
+    return _parse_flags(args, _VALUE_FLAGS, _SWITCHES)
+
+
+def _parse_flags(
+    args: list[str], value_flags: dict[str, str], switches: dict[str, str]
+) -> dict[str, str] | None:
     options: dict[str, str] = {}
     i = 0
     while i < len(args):
         arg = args[i]
         name, sep, inline = arg.partition("=")
-        if arg in _SWITCHES:
-            options[_SWITCHES[arg]] = "1"
-        elif name in _VALUE_FLAGS and (sep or name == "-p" or name.startswith("--")):
+        if arg in switches:
+            options[switches[arg]] = "1"
+        elif name in value_flags and (sep or name == "-p" or name.startswith("--")):
             if sep:
                 value = inline
             elif i + 1 < len(args):
@@ -49,7 +68,7 @@ def _parse_token_args(args: list[str]) -> dict[str, str] | None:
                 value = args[i]
             else:
                 return None
-            options[_VALUE_FLAGS[name]] = value
+            options[value_flags[name]] = value
         elif arg.startswith("-p") and len(arg) > 2 and "=" not in arg:
             options["profile"] = arg[2:]
         else:
@@ -217,11 +236,56 @@ def _token(args: list[str]) -> int | None:
     return _refresh_token_path(request)
 
 
+def _split_exec_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """``exec``'s own flags and the command: flags end at ``--`` or at the first word that
+    is neither a flag nor a flag's value (as the CLI parses them)."""
+    i = 0
+    while i < len(args):
+        if args[i] == "--":
+            return args[:i], args[i + 1 :]
+        if not args[i].startswith("-"):
+            return args[:i], args[i:]
+        if args[i] in _EXEC_VALUE_FLAGS:
+            i += 1  # its value follows
+        i += 1
+    return args, []
+
+
+def _exec(args: list[str]) -> int | None:
+    """Serve ``spconnect exec ARGS``; None hands the call to the full CLI."""
+    try:
+        flags, command = _split_exec_args(args)
+        options = _parse_flags(flags, _EXEC_VALUE_FLAGS, {})
+        if options is None or not command:
+            return None
+        profile = options.get("profile")
+        min_ttl = float(options.get("min_ttl", "0"))  # ValueError: the CLI explains
+        grantless = options.get("grantless")
+        if grantless is not None and grantless not in _GRANTLESS_SCOPES:
+            return None
+    except Exception:
+        return None
+    from spconnect import child_process
+    from spconnect.errors import SpconnectError
+
+    try:
+        variables = child_process.token_variables(profile, min_ttl=min_ttl, grantless=grantless)
+    except SpconnectError as error:
+        from spconnect.report import report_error
+
+        return report_error(error)
+    except Exception as error:
+        from spconnect.report import report_unexpected
+
+        return report_unexpected(error, verbose=False)
+    return child_process.run(command, child_process.child_environment(os.environ, variables))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "token":
+    if args and args[0] in ("token", "exec"):
         try:
-            status = _token(args[1:])
+            status = _token(args[1:]) if args[0] == "token" else _exec(args[1:])
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             return 130

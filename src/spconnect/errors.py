@@ -24,6 +24,7 @@ class ExitCode:
     AMAZON_UNAVAILABLE = 6
     STORAGE_UNAVAILABLE = 7
     LOGIN_INCOMPLETE = 8
+    API_ERROR_STATUS = 9
     INTERRUPTED = 130
 
 
@@ -91,3 +92,21 @@ class AmazonRequestRejected(SpconnectError):
     """
 
     exit_code = ExitCode.UNEXPECTED
+
+
+class ApiErrorStatus(SpconnectError):
+    """``spconnect api``: the SP-API answered with an error status.
+
+    ``body`` is Amazon's answer as received (the CLI prints it on stdout, as data), and
+    ``head`` its status line and headers (printed with ``-i``); the message is the summary
+    with ``x-amzn-RequestId`` (amazon.md section 9).
+    """
+
+    exit_code = ExitCode.API_ERROR_STATUS
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, body: bytes = b"", head: str = ""
+    ) -> None:
+        super().__init__(message, hint)
+        self.body = body
+        self.head = head

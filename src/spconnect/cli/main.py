@@ -42,12 +42,14 @@ def _root(
 
 
 def _register_commands() -> None:
-    from spconnect.cli import app_cmd, demo_cmd, login_cmd, status_cmd, token_cmd
+    from spconnect.cli import api_cmd, app_cmd, demo_cmd, exec_cmd, login_cmd, status_cmd, token_cmd
 
     app.add_typer(app_cmd.app, name="app")
     login_cmd.register(app)
     token_cmd.register(app)
     status_cmd.register(app)
+    api_cmd.register(app)
+    exec_cmd.register(app)
     app.command("demo")(demo_cmd.demo)
 
 

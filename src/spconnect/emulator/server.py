@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from spconnect.emulator import central, sellers
+from spconnect.emulator import central, orders, rdt, sellers, throttle
 from spconnect.emulator.lwa import token_endpoint
 from spconnect.emulator.state import EmulatorState, Fault
 
@@ -129,6 +129,14 @@ class _Handler(BaseHTTPRequestHandler):
                         answer.body[key] = value
             self._send_json(answer.status, answer.body)
             return
+
+        if path == rdt.PATH:
+            if self._apply_spapi_fault("tokens"):
+                return
+            token = self.headers.get("x-amz-access-token", "")
+            issued = rdt.create_restricted_data_token(self.server.emulator.state, token, body)
+            self._send_json(issued.status, issued.body, issued.headers)
+            return
         self._send_json(404, {"error": "not_found"})
 
     def do_GET(self) -> None:
@@ -147,8 +155,42 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path.startswith(central.CONFIRM_PREFIX):
             app_id = parts.path[len(central.CONFIRM_PREFIX) :]
             self._send_page(central.confirm(state, app_id, params))
+        elif orders.handles(parts.path):
+            if self._apply_spapi_fault("orders"):
+                return
+            token = self.headers.get("x-amz-access-token", "")
+            answer = orders.get(state, parts.path, params, token)
+            self._send_json(answer.status, answer.body, answer.headers)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+    def _apply_spapi_fault(self, endpoint: str) -> bool:
+        """Act out an injected fault on an SP-API operation ("orders", "tokens"), with
+        errors in the SP-API's format (amazon.md section 9); True when it replaced the
+        answer."""
+        fault = self.server.emulator.state.take_fault(endpoint)
+        if fault is None or fault.kind == "slow":
+            if fault is not None:
+                time.sleep(fault.delay)
+            return False
+        if fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif fault.kind == "rate_limit":
+            # As if another program had drained the bucket: Amazon's 429, with the rate.
+            operation = {"orders": "getOrders", "tokens": "createRestrictedDataToken"}[endpoint]
+            headers = throttle.Quota(
+                False, throttle.plan(self.server.emulator.state, operation)[0]
+            ).header
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            self._send_json(429, rdt.error(429, "QuotaExceeded", "Rate exceeded").body, headers)
+        elif fault.kind == "html":
+            self._send(fault.status, _HTML_ERROR_PAGE, "text/html")
+        else:
+            code = "InternalFailure" if fault.status >= 500 else "InvalidInput"
+            self._send_json(fault.status, rdt.error(fault.status, code, "Injected failure").body)
+        return True
 
 
 class _Server(ThreadingHTTPServer):

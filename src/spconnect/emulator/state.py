@@ -104,6 +104,14 @@ class EmulatorState:
         self.sellers_buckets: dict[str, tuple[float, float]] = {}
         self.sellers_denied: set[str] = set()
         self.suspended_listings: set[str] = set()
+        # Orders and Tokens APIs (emulator/orders.py, emulator/rdt.py): usage plans and
+        # their buckets (emulator/throttle.py), each account's orders, the NextTokens
+        # handed out, and restricted data tokens with what they unlock.
+        self.rate_limits: dict[str, tuple[float, float]] = {}  # operation -> rate, burst
+        self.spapi_buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self.orders: dict[str, list[dict[str, object]]] = {}  # by selling partner id
+        self.order_pages: dict[str, tuple[str, dict[str, str], int]] = {}  # NextToken ->
+        self.restricted_tokens: dict[str, RestrictedToken] = {}
 
     # -- clock ---------------------------------------------------------------------------
 
@@ -227,6 +235,73 @@ class EmulatorState:
     def count(self, key: str) -> None:
         with self.lock:
             self.counts[key] += 1
+
+    # -- Orders and Tokens APIs ------------------------------------------------------------
+
+    def set_rate_limit(self, operation: str, rate: float, burst: float) -> None:
+        """Change an operation's usage plan (emulator/throttle.py); buckets start full."""
+        with self.lock:
+            self.rate_limits[operation] = (rate, burst)
+            for key in [k for k in self.spapi_buckets if k[0] == operation]:
+                del self.spapi_buckets[key]
+
+    def add_orders(
+        self,
+        selling_partner_id: str,
+        count: int,
+        *,
+        marketplace_id: str = "ATVPDKIKX0DER",
+        first_purchase: str = "2026-01-01T00:00:00Z",
+    ) -> list[dict[str, object]]:
+        """``count`` orders for an account, bought a minute apart from ``first_purchase``."""
+        import datetime as dt
+
+        start = dt.datetime.fromisoformat(first_purchase.replace("Z", "+00:00"))
+        with self.lock:
+            orders = self.orders.setdefault(selling_partner_id, [])
+            added = []
+            for _ in range(count):
+                n = len(orders)
+                when = (start + dt.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                order: dict[str, object] = {
+                    "AmazonOrderId": f"{100 + n % 900:03d}-{n:07d}-{secrets.randbelow(10**7):07d}",
+                    "PurchaseDate": when,
+                    "LastUpdateDate": when,
+                    "OrderStatus": "Unshipped",
+                    "FulfillmentChannel": "MFN",
+                    "SalesChannel": "Amazon.com",
+                    "OrderTotal": {"CurrencyCode": "USD", "Amount": f"{10 + n % 90}.99"},
+                    "NumberOfItemsShipped": 0,
+                    "NumberOfItemsUnshipped": 1,
+                    "MarketplaceId": marketplace_id,
+                    # Personal data: returned only with a restricted data token.
+                    "_pii": {
+                        "buyerInfo": {
+                            "BuyerEmail": f"buyer{n}@marketplace.amazon.com",
+                            "BuyerName": f"Buyer {n}",
+                        },
+                        "shippingAddress": {
+                            "Name": f"Buyer {n}",
+                            "AddressLine1": f"{n + 1} Main Street",
+                            "City": "Seattle",
+                            "StateOrRegion": "WA",
+                            "PostalCode": "98101",
+                            "CountryCode": "US",
+                        },
+                    },
+                }
+                orders.append(order)
+                added.append(order)
+            return added
+
+
+@dataclass
+class RestrictedToken:
+    """A restricted data token (amazon.md section 9): what it was issued for, until when."""
+
+    grant: Grant
+    expires_at: float
+    resources: list[tuple[str, str, frozenset[str]]]  # method, path, data elements
 
 
 def _uuid() -> str:

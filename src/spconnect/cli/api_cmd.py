@@ -1,0 +1,211 @@
+"""``spconnect api``: call an SP-API operation with the profile's token, as ``gh api``
+does for GitHub (design, "Command contract"; amazon.md section 9).
+
+Thin: the flags become an ApiRequest (spapi/request.py), spapi/caller.py sends it, paced
+and retried, and this module prints the answers: the body as received, or with
+``--paginate`` one page per line (compact JSON), or with ``--slurp`` one array of pages.
+An error status prints Amazon's body on stdout and its summary on stderr (exit 9).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Annotated
+
+import typer
+
+from spconnect import access
+from spconnect.cli.common import ProfileOpt, VerboseOpt, setup_verbose
+from spconnect.errors import AmazonUnavailable, ApiErrorStatus, UsageError
+from spconnect.redaction import register_secret
+from spconnect.spapi.answers import Answer
+from spconnect.spapi.caller import Caller, status_error
+from spconnect.spapi.request import MAX_BODY_BYTES, build_request
+
+# --slurp holds every page in memory to print one array; past this, stream them instead.
+MAX_SLURP_BYTES = 256 * 1024 * 1024
+MAX_DATA_ELEMENTS = 20
+# Long enough that a paced request never sends a token about to expire.
+TOKEN_MIN_TTL = 60
+
+
+def api(
+    path: Annotated[
+        str, typer.Argument(help="Path on the SP-API endpoint, e.g. /orders/v0/orders?...")
+    ],
+    method: Annotated[
+        str | None, typer.Option("--method", "-X", help="HTTP method (default GET).")
+    ] = None,
+    raw_fields: Annotated[
+        list[str] | None,
+        typer.Option("--raw-field", "-f", metavar="KEY=VALUE", help="A string parameter."),
+    ] = None,
+    typed_fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            "-F",
+            metavar="KEY=VALUE",
+            help="A typed parameter: true, false, null, integers; @FILE reads a file.",
+        ),
+    ] = None,
+    input_file: Annotated[
+        str | None,
+        typer.Option("--input", metavar="FILE|-", help="The request body (JSON), '-': stdin."),
+    ] = None,
+    headers: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="An extra header."),
+    ] = None,
+    paginate: Annotated[
+        bool, typer.Option("--paginate", help="Follow next tokens; one page per line.")
+    ] = False,
+    slurp: Annotated[
+        bool, typer.Option("--slurp", help="With --paginate: one JSON array of all pages.")
+    ] = False,
+    rdt: Annotated[
+        str | None,
+        typer.Option(
+            "--rdt",
+            metavar="ELEMENTS",
+            help="Use a restricted data token for personal data, with these data "
+            "elements (e.g. buyerInfo,shippingAddress; '' for none).",
+        ),
+    ] = None,
+    include: Annotated[
+        bool, typer.Option("--include", "-i", help="Print status line and headers too.")
+    ] = False,
+    profile: ProfileOpt = "default",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Call the SP-API with the profile's access token; print Amazon's answer."""
+    setup_verbose(verbose)
+    if slurp and not paginate:
+        raise UsageError("--slurp needs --paginate")
+    if slurp and include:
+        raise UsageError("--include cannot be combined with --slurp")
+    sources = _Sources()
+    request = build_request(
+        path,
+        method=method,
+        raw_fields=raw_fields or (),
+        typed_fields=typed_fields or (),
+        body=sources.read(input_file, "--input") if input_file is not None else None,
+        headers=headers or (),
+        read_source=sources.read,
+    )
+    elements = _data_elements(rdt) if rdt is not None else None
+    token = access.access_token(profile, min_ttl=TOKEN_MIN_TTL)  # exit 3, 4, 5 before sending
+    register_secret(token.access_token)
+
+    def current_token() -> str:
+        return access.get_access_token(token.profile, min_ttl=TOKEN_MIN_TTL)
+
+    try:
+        with Caller(current_token, token.endpoint) as caller:
+            restricted = None
+            if elements is not None:
+                restricted = caller.restricted_data_token(request.method, request.path, elements)
+            if paginate:
+                answers: Iterable[Answer] = caller.pages(request, token=restricted)
+            else:
+                answers = [caller.send(request, token=restricted)]
+            checked = (_checked(answer, request.describe()) for answer in answers)
+            if slurp:
+                _print_slurped(checked)
+            else:
+                for answer in checked:
+                    if include:
+                        _write(answer.head().encode("latin-1"))
+                    _write(_page_text(answer, one_line=paginate))
+    except ApiErrorStatus as error:
+        # Exit 9: the answer is data too (design, "Exit codes"); the summary goes to stderr.
+        if include and error.head:
+            _write(error.head.encode("latin-1"))
+        if error.body:
+            _write(error.body if error.body.endswith(b"\n") else error.body + b"\n")
+        raise
+
+
+def _checked(answer: Answer, what: str) -> Answer:
+    if not answer.ok:
+        raise status_error(answer, what)
+    return answer
+
+
+def _page_text(answer: Answer, *, one_line: bool) -> bytes:
+    """The body as received; for --paginate, one line per page (JSON Lines)."""
+    if one_line:
+        document = answer.document
+        if document is not None:
+            return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+    body = answer.body
+    return body if not body or body.endswith(b"\n") else body + b"\n"
+
+
+def _print_slurped(answers: Iterable[Answer]) -> None:
+    pages: list[object] = []
+    total = 0
+    for answer in answers:
+        total += len(answer.body)
+        if total > MAX_SLURP_BYTES:
+            raise UsageError(
+                f"the pages exceed {MAX_SLURP_BYTES // 1048576} MiB together",
+                "drop --slurp: --paginate prints each page on its own line as it arrives",
+            )
+        document = answer.document
+        if document is None:
+            raise AmazonUnavailable(
+                f"page {len(pages) + 1} is not JSON (request id {answer.request_id})",
+                "drop --slurp to see the pages as they are",
+            )
+        pages.append(document)
+    _write(json.dumps(pages).encode() + b"\n")
+
+
+def _data_elements(text: str) -> list[str]:
+    elements = [e.strip() for e in text.split(",") if e.strip()]
+    if len(elements) > MAX_DATA_ELEMENTS or not all(
+        e.isascii() and e.isalnum() and len(e) <= 64 for e in elements
+    ):
+        raise UsageError(
+            f"--rdt {text!r}: expected data element names separated by commas",
+            "for example --rdt buyerInfo,shippingAddress (the operation's reference lists them)",
+        )
+    return elements
+
+
+class _Sources:
+    """Files and stdin named by --input and -F @FILE, read within MAX_BODY_BYTES."""
+
+    def __init__(self) -> None:
+        self._stdin_read_by: str | None = None
+
+    def read(self, name: str, what: str) -> bytes:
+        if name == "-":
+            if self._stdin_read_by is not None:
+                raise UsageError(f"{what}: stdin is already read by {self._stdin_read_by}")
+            self._stdin_read_by = what
+            data = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            try:
+                with open(name, "rb") as file:
+                    data = file.read(MAX_BODY_BYTES + 1)
+            except OSError as exc:
+                raise UsageError(f"{what}: cannot read {name}: {exc.strerror or exc}") from None
+        if len(data) > MAX_BODY_BYTES:
+            raise UsageError(f"{what}: more than {MAX_BODY_BYTES // 1048576} MiB")
+        return data
+
+
+def _write(data: bytes) -> None:
+    """Data for scripts, as bytes: Amazon's answers are not re-encoded."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("api")(api)

@@ -1,0 +1,133 @@
+"""The emulated Orders API v0: ``GET /orders/v0/orders`` (getOrders, paginated with
+``NextToken``) and ``GET /orders/v0/orders/{orderId}`` (getOrder) (amazon.md section 9).
+
+As Amazon does: ``MarketplaceIds`` and exactly one of ``CreatedAfter`` and
+``LastUpdatedAfter`` are required; pages hold ``MaxResultsPerPage`` orders (1 to 100,
+default 100); the next page is the same request with ``NextToken``; personal data
+(``BuyerInfo``, the full ``ShippingAddress``) comes only with a restricted data token that
+names those data elements (emulator/rdt.py); each operation has its usage plan
+(emulator/throttle.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from spconnect.emulator import rdt, throttle
+from spconnect.emulator.sellers import Answer
+from spconnect.emulator.state import Account, EmulatorState
+
+PREFIX = "/orders/v0/orders"
+_MAX_PAGE = 100
+
+
+def handles(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def get(state: EmulatorState, path: str, params: dict[str, str], token: str) -> Answer:
+    order_id = path[len(PREFIX) + 1 :] if path != PREFIX else None
+    operation = "getOrders" if order_id is None else "getOrder"
+    state.count(operation)
+    if order_id is not None and "/" in order_id:
+        return rdt.error(404, "NotFound", "The requested resource was not found.")
+    with state.lock:
+        who = rdt.caller(state, token, "GET", path)
+        if isinstance(who, Answer):
+            return who
+        account, unlocked = who
+        quota = throttle.take(state, operation, account.selling_partner_id)
+        if not quota.allowed:
+            return throttle.quota_exceeded(quota)
+        if order_id is not None:
+            answer = _get_order(state, account, order_id, unlocked)
+        else:
+            answer = _get_orders(state, account, params, unlocked)
+        answer.headers.update(quota.header)
+        return answer
+
+
+def _get_order(
+    state: EmulatorState, account: Account, order_id: str, unlocked: frozenset[str]
+) -> Answer:
+    for order in state.orders.get(account.selling_partner_id, []):
+        if order["AmazonOrderId"] == order_id:
+            return Answer(200, {"payload": _shown(order, unlocked)}, {})
+    return rdt.error(404, "NotFound", f"Order {order_id} was not found.")
+
+
+def _get_orders(
+    state: EmulatorState, account: Account, params: dict[str, str], unlocked: frozenset[str]
+) -> Answer:
+    marketplaces = [m for m in params.get("MarketplaceIds", "").split(",") if m]
+    if not marketplaces:
+        return rdt.error(400, "InvalidInput", "MarketplaceIds is required.")
+    next_token = params.get("NextToken")
+    if next_token:
+        page = state.order_pages.get(next_token)
+        if page is None or page[0] != account.selling_partner_id:
+            return rdt.error(400, "InvalidInput", "Invalid NextToken.")
+        _, query, offset = page
+    else:
+        created, updated = params.get("CreatedAfter"), params.get("LastUpdatedAfter")
+        if (created is None) == (updated is None):
+            return rdt.error(
+                400, "InvalidInput", "Exactly one of CreatedAfter and LastUpdatedAfter is required."
+            )
+        since = _timestamp(created or updated or "")
+        size = params.get("MaxResultsPerPage", str(_MAX_PAGE))
+        if since is None:
+            return rdt.error(400, "InvalidInput", "CreatedAfter must be an ISO 8601 date.")
+        if not size.isdigit() or not 1 <= int(size) <= _MAX_PAGE:
+            return rdt.error(400, "InvalidInput", "MaxResultsPerPage must be 1 to 100.")
+        query = {
+            "marketplaces": ",".join(marketplaces),
+            "field": "PurchaseDate" if created else "LastUpdateDate",
+            "since": since.isoformat(),
+            "size": size,
+        }
+        offset = 0
+    wanted = set(query["marketplaces"].split(","))
+    since = dt.datetime.fromisoformat(query["since"])
+    matching = [
+        order
+        for order in state.orders.get(account.selling_partner_id, [])
+        if order["MarketplaceId"] in wanted and _timestamp(str(order[query["field"]])) >= since  # type: ignore[operator]
+    ]
+    end = offset + int(query["size"])
+    payload: dict[str, object] = {
+        "Orders": [_shown(order, unlocked) for order in matching[offset:end]],
+        "CreatedBefore": dt.datetime.fromtimestamp(state.now(), dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+    }
+    if end < len(matching):
+        token = secrets.token_urlsafe(48)  # opaque, as Amazon's are
+        state.order_pages[token] = (account.selling_partner_id, query, end)
+        payload["NextToken"] = token
+    return Answer(200, {"payload": payload}, {})
+
+
+def _timestamp(value: str) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _shown(order: dict[str, object], unlocked: frozenset[str]) -> dict[str, object]:
+    """The order as this caller may see it: personal data only where the RDT allows."""
+    pii = order["_pii"]
+    assert isinstance(pii, dict)
+    shown = {k: v for k, v in order.items() if k != "_pii"}
+    address = pii["shippingAddress"]
+    shown["ShippingAddress"] = (
+        address
+        if "shippingAddress" in unlocked
+        else {k: address[k] for k in ("City", "StateOrRegion", "PostalCode", "CountryCode")}
+    )
+    if "buyerInfo" in unlocked:
+        shown["BuyerInfo"] = pii["buyerInfo"]
+    return shown

@@ -1,0 +1,314 @@
+"""Sending ``spconnect api`` requests: the access token, pacing, bounded retries, pages
+and restricted data tokens (amazon.md section 9; design, exit codes 6 and 9).
+
+- Every attempt asks for the token again (``access_token``), so a long export keeps
+  working across the hourly refresh; a restricted data token (RDT) replaces it when the
+  call needs personal data, obtained once per command from the Tokens API.
+- Pacing follows the operation's usage plan (pacing.py). A 429 is retried after at least
+  one refill; a 5xx or a broken connection is retried only where repeating the request
+  cannot do a thing twice (GET, HEAD, PUT, DELETE, or a connection that never opened),
+  with exponential backoff and full jitter. Attempts and the time spent waiting are
+  bounded; then exit 6 with Amazon's words and the request id.
+- Pages: the next page is the same request with the token Amazon returned, as
+  ``NextToken``/``nextToken`` (in ``payload`` or at the top) or ``pagination.nextToken``
+  (sent back as ``pageToken``). A token seen before, or more than MAX_PAGES pages, stops
+  the export with exit 6 rather than looping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+import httpx
+
+from spconnect.amazon.lwa import user_agent
+from spconnect.errors import AmazonUnavailable, ApiErrorStatus
+from spconnect.redaction import register_secret
+from spconnect.spapi.answers import (
+    Answer,
+    AnswerTooLarge,
+    DeadlineExceeded,
+    exchange,
+    safe_text,
+)
+from spconnect.spapi.pacing import Pacer
+from spconnect.spapi.request import ApiRequest
+from spconnect.spapi.usage_plans import documented_burst
+
+log = logging.getLogger("spconnect.api")
+
+RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
+# 10,000 pages of 100 orders is a million orders; an answer that never stops giving new
+# tokens is a fault, not an export.
+MAX_PAGES = 10_000
+# Amazon's next tokens are opaque strings of a few hundred bytes to a few kilobytes.
+MAX_NEXT_TOKEN_LENGTH = 16 * 1024
+MAX_RDT_LENGTH = 8192
+_RETRY_ON_FAILURE = ("GET", "HEAD", "PUT", "DELETE")  # idempotent (RFC 9110, 9.2.2)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    # Seconds spent waiting on retries of one request; at least four refills of the
+    # operation's bucket, since a 429 on a one-a-minute operation waits a minute.
+    max_wait: float = 120.0
+    attempt_deadline: float = 60.0  # one attempt, connection to last byte
+    timeout: float = 30.0  # each network operation
+
+
+class Caller:
+    """Calls one profile's SP-API endpoint. Use as a context manager."""
+
+    def __init__(
+        self,
+        access_token: Callable[[], str],
+        endpoint: str,
+        *,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._access_token = access_token
+        self.endpoint = endpoint.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self._client = httpx.Client(transport=transport, follow_redirects=False)
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._pacers: dict[str, Pacer] = {}
+
+    def __enter__(self) -> Caller:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._client.close()
+
+    # -- one request ------------------------------------------------------------------
+
+    def send(
+        self, request: ApiRequest, *, token: str | None = None, retry_failures: bool | None = None
+    ) -> Answer:
+        """The answer to ``request``, after pacing and retries; any final status.
+
+        ``token`` replaces the access token (an RDT). ``retry_failures``: whether a 5xx or
+        a broken connection may be retried (default: for idempotent methods only).
+        """
+        pacer = self._pacer(request)
+        if retry_failures is None:
+            retry_failures = request.method in _RETRY_ON_FAILURE
+        waited = 0.0
+        for attempt in range(1, self.policy.max_attempts + 1):
+            paced = pacer.wait_turn()
+            if attempt > 1:
+                waited += paced
+            if paced >= 0.05:
+                log.info("waited %.2f s for the usage plan of %s", paced, request.path)
+            headers = {
+                "x-amz-access-token": token or self._access_token(),
+                "user-agent": user_agent(),
+                "accept": "application/json",
+            }
+            answer: Answer | None = None
+            try:
+                answer = exchange(
+                    self._client,
+                    self.endpoint,
+                    request,
+                    headers,
+                    deadline=self._clock() + self.policy.attempt_deadline,
+                    timeout=self.policy.timeout,
+                )
+            except AnswerTooLarge as exc:
+                raise AmazonUnavailable(
+                    f"the SP-API's answer to {request.describe()} is {exc}",
+                    "narrow the request (fewer results per page, fewer included data sets)",
+                ) from None
+            except (DeadlineExceeded, httpx.TransportError) as exc:
+                problem = _transport_problem(exc, self.policy)
+                # A connection that never opened carried nothing: always safe to repeat.
+                retryable = retry_failures or isinstance(exc, httpx.ConnectError)
+            else:
+                pacer.learn(answer.headers)
+                log.info(
+                    "%s %s -> %d in %.0f ms (request id %s, %s %s)",
+                    request.method,
+                    request.path,
+                    answer.status,
+                    answer.elapsed * 1000,
+                    answer.request_id,
+                    "x-amzn-RateLimit-Limit",
+                    safe_text(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
+                )
+                if answer.status != 429 and answer.status < 500:
+                    return answer
+                if answer.status == 429:
+                    pacer.throttled()
+                problem = f"{answer.summary()} (request id {answer.request_id})"
+                retryable = answer.status == 429 or retry_failures
+            delay = self._delay(attempt, answer, pacer)
+            budget = max(self.policy.max_wait, 4 * (pacer.interval or 0))
+            if not retryable or attempt == self.policy.max_attempts or waited + delay > budget:
+                raise self._gave_up(request, problem, attempt, retryable)
+            log.info("%s %s: %s; retrying", request.method, request.path, problem)
+            if delay > 0:
+                self._sleep(delay)
+                waited += delay
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _pacer(self, request: ApiRequest) -> Pacer:
+        key = f"{request.method} {request.path}"  # one operation, roughly
+        if key not in self._pacers:
+            burst = documented_burst(request.method, request.path)
+            self._pacers[key] = Pacer(burst, clock=self._clock, sleep=self._sleep)
+        return self._pacers[key]
+
+    def _delay(self, attempt: int, answer: Answer | None, pacer: Pacer) -> float:
+        """Seconds to wait before the next attempt, besides the pacer's own wait."""
+        backoff = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
+        delay = backoff * self._jitter()  # full jitter
+        if answer is not None and answer.status == 429:
+            # The pacer waits for the refill once it knows the rate; else back off.
+            retry_after = _retry_after(answer.headers)
+            delay = retry_after if pacer.interval is not None else max(delay, retry_after)
+        return delay
+
+    def _gave_up(
+        self, request: ApiRequest, problem: str, attempts: int, retryable: bool
+    ) -> AmazonUnavailable:
+        if retryable:
+            said = f"{problem}; gave up after {attempts} attempt(s)"
+        else:
+            said = f"{problem}; not retried, since a {request.method} may have taken effect"
+        return AmazonUnavailable(
+            f"the SP-API failed {request.describe()}: {said}",
+            "try again in a few minutes; if it persists, check the network and the region",
+        )
+
+    # -- restricted data tokens and pages ----------------------------------------------
+
+    def restricted_data_token(self, method: str, path: str, data_elements: list[str]) -> str:
+        """An RDT for ``method path`` with these data elements (amazon.md section 9)."""
+        resource: dict[str, object] = {"method": method, "path": path}
+        if data_elements:
+            resource["dataElements"] = data_elements
+        request = ApiRequest(
+            "POST",
+            RDT_PATH,
+            body=json.dumps({"restrictedResources": [resource]}).encode(),
+            headers=(("content-type", "application/json"),),
+        )
+        # Asking for a token twice does no harm: retried like a GET.
+        answer = self.send(request, retry_failures=True)
+        if not answer.ok:
+            raise status_error(answer, f"the restricted data token for {method} {path}")
+        body = answer.document
+        rdt = body.get("restrictedDataToken") if isinstance(body, dict) else None
+        if not isinstance(rdt, str) or not 0 < len(rdt) <= MAX_RDT_LENGTH:
+            raise AmazonUnavailable(
+                f"the Tokens API sent no usable restricted data token "
+                f"(request id {answer.request_id})",
+                "try again; report it if it persists",
+            )
+        register_secret(rdt)  # a secret like the access token, and of no known shape
+        log.info("got a restricted data token for %s %s (%s)", method, path, data_elements)
+        return rdt
+
+    def pages(self, request: ApiRequest, *, token: str | None = None) -> Iterator[Answer]:
+        """Each page's answer in turn; stops after the last page or an error status."""
+        seen: set[bytes] = set()
+        for _ in range(MAX_PAGES):
+            answer = self.send(request, token=token)
+            yield answer
+            if not answer.ok:
+                return
+            found = next_token(answer.document)
+            if found is None:
+                return
+            name, value = found
+            digest = hashlib.sha256(value.encode()).digest()
+            if digest in seen:
+                raise AmazonUnavailable(
+                    f"the SP-API sent a {name} it had sent before for {request.describe()} "
+                    f"(request id {answer.request_id}); stopped rather than loop",
+                    "the pages printed so far are complete; report it if it persists",
+                )
+            seen.add(digest)
+            request = request.with_query(name, value)
+        raise AmazonUnavailable(
+            f"{request.describe()} has more than {MAX_PAGES} pages; stopped",
+            "narrow the request (a shorter date range) and export it in parts",
+        )
+
+
+def next_token(body: object) -> tuple[str, str] | None:
+    """(query parameter, token) for the next page, or None on the last page."""
+    if not isinstance(body, dict):
+        return None
+    payload = body.get("payload")
+    pagination = body.get("pagination")
+    places: list[tuple[object, str, str]] = [
+        (payload, "NextToken", "NextToken"),
+        (payload, "nextToken", "nextToken"),
+        (body, "NextToken", "NextToken"),
+        (body, "nextToken", "nextToken"),
+        (pagination, "nextToken", "pageToken"),
+    ]
+    for where, key, parameter in places:
+        value = where.get(key) if isinstance(where, dict) else None
+        if isinstance(value, str) and value:
+            if len(value) > MAX_NEXT_TOKEN_LENGTH or not value.isprintable():
+                raise AmazonUnavailable(
+                    f"the SP-API sent a {key} spconnect cannot send back ({len(value)} characters)",
+                    "the pages printed so far are complete; report it if it persists",
+                )
+            return parameter, value
+    return None
+
+
+def status_error(answer: Answer, what: str) -> ApiErrorStatus:
+    """Exit 9: Amazon's summary and request id; the body goes to stdout."""
+    hints = {
+        400: "check the parameters against the operation's reference on "
+        "developer-docs.amazon.com/sp-api",
+        403: "the app may lack the role this operation needs, the profile's region may not "
+        "be the account's, or personal data may need --rdt ELEMENTS; after a role is added "
+        "to the app the seller must authorize again (spconnect reauth)",
+        404: "check the PATH and the API version in it",
+    }
+    return ApiErrorStatus(
+        f"the SP-API answered {what} with {answer.summary()} (request id {answer.request_id})",
+        hints.get(answer.status, hints[403] if answer.status == 401 else None),
+        body=answer.body,
+        head=answer.head(),
+    )
+
+
+def _transport_problem(exc: Exception, policy: RetryPolicy) -> str:
+    if isinstance(exc, DeadlineExceeded):
+        return f"no complete answer within {policy.attempt_deadline:g} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {policy.timeout:g} s"
+    return safe_text(f"{type(exc).__name__}: {exc}", 200)
+
+
+def _retry_after(headers: httpx.Headers) -> float:
+    value = headers.get("retry-after", "").strip()
+    # Seconds only; capped like the pacing interval (pacing.py).
+    return min(float(value), 600.0) if value.isdigit() else 0.0

@@ -1,0 +1,230 @@
+"""``spconnect api`` as a user runs it: the real console script against the emulator, with
+the profile's secrets in the real Secret Service."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+
+import pytest
+
+from spconnect.emulator import Emulator
+from spconnect.errors import ExitCode
+from tests.conftest import Cli, Seller
+
+pytestmark = pytest.mark.keyring
+
+US = "ATVPDKIKX0DER"
+ORDERS = ("/orders/v0/orders", "-f", f"MarketplaceIds={US}", "-f", "CreatedAfter=2025-01-01")
+
+
+@pytest.fixture
+def shop(seller: Seller, emulator: Emulator) -> list[str]:
+    """The seller's seven orders, by id, in Amazon's order; getOrders allows 100 a second
+    (Amazon's 0.0167 would make each test wait a minute per page)."""
+    emulator.state.set_rate_limit("getOrders", rate=100, burst=20)
+    orders = emulator.state.add_orders(seller.account.selling_partner_id, 7)
+    return [str(order["AmazonOrderId"]) for order in orders]
+
+
+def order_ids(document: object) -> list[str]:
+    assert isinstance(document, dict)
+    return [order["AmazonOrderId"] for order in document["payload"]["Orders"]]
+
+
+def test_get_with_fields_prints_amazons_answer(cli: Cli, shop: list[str]) -> None:
+    result = cli.ok("api", *ORDERS)
+    assert order_ids(json.loads(result.stdout)) == shop
+    assert result.stderr == ""
+
+
+def test_paginate_prints_each_page_on_a_line_and_slurp_one_array(cli: Cli, shop: list[str]) -> None:
+    paged = cli.ok("api", "--paginate", *ORDERS, "-F", "MaxResultsPerPage=3")
+    lines = paged.stdout.splitlines()
+    assert len(lines) == 3
+    assert [i for line in lines for i in order_ids(json.loads(line))] == shop
+    slurped = json.loads(
+        cli.ok("api", "--paginate", "--slurp", *ORDERS, "-F", "MaxResultsPerPage=3").stdout
+    )
+    assert [len(order_ids(page)) for page in slurped] == [3, 3, 1]
+
+
+def test_paginate_keeps_to_the_usage_plan_without_a_429(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    """Design, "Speed": a steady export spends the burst, then keeps to the rate."""
+    emulator.state.add_orders(seller.account.selling_partner_id, 18)
+    emulator.state.set_rate_limit("getOrders", rate=5, burst=20)  # Amazon's burst
+    started = time.monotonic()
+    result = cli.ok("api", "--paginate", *ORDERS, "-F", "MaxResultsPerPage=1")
+    elapsed = time.monotonic() - started
+    assert len(result.stdout.splitlines()) == 25
+    assert emulator.count("getOrders:throttled") == 0
+    assert emulator.count("getOrders:ok") == 25
+    assert elapsed >= (25 - 20) / 5  # the plan's floor: the pacing did happen
+
+
+def test_a_drained_bucket_is_waited_for_not_reported(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    # Another program of the same app has just drained this seller's getOrders bucket.
+    emulator.state.set_rate_limit("getOrders", rate=2, burst=20)
+    emulator.inject("rate_limit", endpoint="orders")
+    result = cli.run("api", "-v", *ORDERS)
+    assert result.returncode == 0, result.output
+    assert order_ids(json.loads(result.stdout)) == shop
+    assert "-> 429 in" in result.stderr and "QuotaExceeded" in result.stderr
+    assert "; retrying" in result.stderr
+    assert "waited 0.5" in result.stderr  # a refill at 2 per second
+    assert "-> 200 in" in result.stderr
+
+
+def test_an_error_status_exits_9_with_the_body_on_stdout(cli: Cli, shop: list[str]) -> None:
+    result = cli.run("api", "-i", "/orders/v0/orders", "-f", f"MarketplaceIds={US}")
+    assert result.returncode == ExitCode.API_ERROR_STATUS == 9
+    head, _, body = result.stdout.partition("\n\n")
+    assert head.startswith("HTTP/1.1 400 Bad Request")
+    assert json.loads(body)["errors"][0]["code"] == "InvalidInput"
+    request_id = next(
+        line.split(":", 1)[1].strip()
+        for line in head.splitlines()
+        if line.lower().startswith("x-amzn-requestid")
+    )
+    assert "error: the SP-API answered GET /orders/v0/orders with 400 Bad Request: " in (
+        result.stderr
+    )
+    assert "InvalidInput: Exactly one of CreatedAfter and LastUpdatedAfter" in result.stderr
+    assert f"(request id {request_id})" in result.stderr
+    assert "developer-docs.amazon.com/sp-api" in result.stderr
+
+
+def test_server_errors_are_retried_and_a_post_is_not(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    emulator.inject("status", times=2, status=503, endpoint="orders")
+    assert order_ids(json.loads(cli.ok("api", *ORDERS).stdout)) == shop
+    emulator.inject("status", times=1, status=500, endpoint="tokens")
+    resources = {"restrictedResources": [{"method": "GET", "path": "/orders/v0/orders"}]}
+    result = cli.run(
+        "api",
+        "-X",
+        "POST",
+        "/tokens/2021-03-01/restrictedDataToken",
+        "--input",
+        "-",
+        input=json.dumps(resources),
+    )
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "not retried, since a POST may have taken effect" in result.stderr
+    assert result.stdout == ""
+
+
+def test_rdt_brings_personal_data_and_never_shows_the_token(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    plain = json.loads(cli.ok("api", *ORDERS).stdout)["payload"]["Orders"][0]
+    assert "BuyerInfo" not in plain
+    result = cli.ok("api", "-v", "--rdt", "buyerInfo,shippingAddress", *ORDERS)
+    order = json.loads(result.stdout)["payload"]["Orders"][0]
+    assert order["BuyerInfo"]["BuyerEmail"] == "buyer0@marketplace.amazon.com"
+    assert order["ShippingAddress"]["AddressLine1"] == "1 Main Street"
+    assert "got a restricted data token for GET /orders/v0/orders" in result.stderr
+    rdts = list(emulator.state.restricted_tokens)
+    assert len(rdts) == 1
+    assert rdts[0] not in result.output and rdts[0].split("|")[1] not in result.output
+    # An element the operation does not have: Amazon's refusal, exit 9, its body on stdout.
+    refused = cli.run("api", "--rdt", "creditCard", *ORDERS)
+    assert refused.returncode == 9
+    assert json.loads(refused.stdout)["errors"][0]["code"] == "InvalidInput"
+    assert "the restricted data token for GET /orders/v0/orders" in refused.stderr
+
+
+def test_bad_flags_exit_2_before_anything_is_sent(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    before = emulator.count("getOrders")
+    for args, said in (
+        (("https://evil.example/orders/v0/orders",), "must be a path on the SP-API endpoint"),
+        # Not token-shaped, so that this check is the one that refuses it (main's CLI
+        # refuses token-shaped arguments of every command before they get here).
+        (("-H", "x-amz-access-token: from-argv", "/orders/v0/orders"), "not yours to set"),
+        (("--slurp", "/orders/v0/orders"), "--slurp needs --paginate"),
+        (("-F", "note=@/nonexistent/file", "-X", "POST", "/x"), "cannot read /nonexistent"),
+    ):
+        result = cli.run("api", *args)
+        assert result.returncode == ExitCode.USAGE, result.output
+        assert said in result.stderr
+        assert "from-argv" not in result.output
+    assert emulator.count("getOrders") == before
+
+
+def test_unknown_profile_is_exit_3(cli: Cli, shop: list[str]) -> None:
+    result = cli.run("api", "-p", "nope", *ORDERS)
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert "spconnect login -p nope" in result.stderr
+
+
+@pytest.fixture
+def huge_answer() -> Iterator[str]:
+    """An SP-API stand-in that answers 33 MiB of JSON-looking bytes."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            size = 33 * 1024 * 1024
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            try:
+                for _ in range(size // 65536):
+                    self.wfile.write(b" " * 65536)
+            except OSError:
+                pass  # spconnect hung up, as it should
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_longer_than_the_cap_is_exit_6(
+    cli: Cli, seller: Seller, huge_answer: str
+) -> None:
+    result = cli.run("api", "/orders/v0/orders", env={"SPCONNECT_SPAPI_URL": huge_answer})
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "is longer than 32 MiB" in result.stderr
+    assert result.stdout == ""
+
+
+def test_no_secret_reaches_api_output(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    """Access token, refresh token, client secret and RDT: in no output, with or without
+    -v, on success or failure (design, "Security rules")."""
+    for verbose in ((), ("-v",)):
+        cli.ok("api", *verbose, "--paginate", *ORDERS, "-F", "MaxResultsPerPage=4")
+        cli.ok("api", *verbose, "--rdt", "buyerInfo", *ORDERS)
+        cli.run("api", *verbose, "--rdt", "nonsense", *ORDERS)
+        cli.run("api", *verbose, "-i", "/orders/v0/orders")
+        emulator.inject("status", times=1, status=503, endpoint="orders")
+        cli.run("api", *verbose, "/orders/v0/orders/no-such-order")  # retried, then 404
+    secrets = [seller.refresh_token, seller.app.client_secret]
+    secrets += list(emulator.state.access_tokens) + list(emulator.state.restricted_tokens)
+    assert len(emulator.state.restricted_tokens) == 2
+    for result in cli.history:
+        for secret in secrets:
+            assert secret not in result.output, f"{result.args} leaked a secret"
+            assert (secret.partition("|")[2] or secret) not in result.output
+    for path in cli.files():
+        text = path.read_text(errors="replace")
+        for secret in list(emulator.state.restricted_tokens):
+            assert (secret.partition("|")[2] or secret) not in text, f"{path} holds an RDT"

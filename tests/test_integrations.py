@@ -1,0 +1,123 @@
+"""python-amazon-sp-api, Amazon's amzn-sp-api and requests, each calling the emulated
+Orders API with spconnect's tokens: the libraries' own code over real HTTP, never asking
+Login with Amazon themselves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spconnect.access import forget
+from spconnect.emulator import Emulator
+from tests.conftest import Cli, Seller
+
+pytestmark = pytest.mark.keyring
+
+US = "ATVPDKIKX0DER"
+
+
+@pytest.fixture
+def shop(
+    cli: Cli, seller: Seller, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """This process pointed at the CLI's config, cache, keyring and emulator, with the
+    seller's orders; the token cached once, so any later LWA request is a library's."""
+    for name in ("SPCONNECT_CONFIG_DIR", "SPCONNECT_CACHE_DIR", "SPCONNECT_KEYRING_SERVICE"):
+        monkeypatch.setenv(name, cli.env[name])
+    for name, value in emulator.environment().items():
+        monkeypatch.setenv(name, value)
+    forget()
+    emulator.state.set_rate_limit("getOrders", rate=100, burst=20)
+    orders = emulator.state.add_orders(seller.account.selling_partner_id, 3)
+    cli.ok("token")
+    return [str(order["AmazonOrderId"]) for order in orders]
+
+
+def test_python_amazon_sp_api_orders_with_spconnect_tokens(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    from sp_api.api import Notifications, Orders
+
+    from spconnect.integrations.sp_api import NOT_A_SECRET, connect
+
+    before = emulator.count("token_requests")
+    orders = connect(Orders, "default")
+    assert orders.endpoint == emulator.url and orders.marketplace_id == US
+    answer = orders.get_orders(CreatedAfter="2025-01-01T00:00:00Z")
+    assert [o["AmazonOrderId"] for o in answer.payload["Orders"]] == shop
+    assert "BuyerInfo" not in answer.payload["Orders"][0]
+    # The library's own RDT flow: POST to the Tokens API with our token, then the RDT.
+    private = orders.get_orders(
+        CreatedAfter="2025-01-01T00:00:00Z", RestrictedResources=["buyerInfo"]
+    )
+    assert private.payload["Orders"][0]["BuyerInfo"]["BuyerEmail"].startswith("buyer0@")
+    assert len(emulator.state.restricted_tokens) == 1
+    assert emulator.count("token_requests") == before  # the cached token served every call
+
+    # Grantless operations take the app's grantless token from spconnect too.
+    notifications = connect(Notifications, "default")
+    grantless = notifications.grantless_auth.access_token
+    assert grantless == cli.ok("token", "--grantless", "notifications").stdout.strip()
+    # What the library holds of the credentials: a marker, no secret.
+    held = orders.credentials
+    assert (held.lwa_app_id, held.lwa_client_secret, held.refresh_token) == (
+        NOT_A_SECRET,
+        NOT_A_SECRET,
+        None,
+    )
+
+
+def test_amzn_sp_api_orders_with_spconnect_tokens(shop: list[str], emulator: Emulator) -> None:
+    from spapi import OrdersV0Api
+
+    from spconnect.integrations.amzn_sp_api import api_client, restricted_api_client
+
+    before = emulator.count("token_requests")
+    answer = OrdersV0Api(api_client("default")).get_orders(
+        marketplace_ids=[US], created_after="2025-01-01T00:00:00Z"
+    )
+    assert [o.amazon_order_id for o in answer.payload.orders] == shop
+    assert answer.payload.orders[0].buyer_info is None
+    private = OrdersV0Api(
+        restricted_api_client("default", "GET", "/orders/v0/orders", ["buyerInfo"])
+    ).get_orders(marketplace_ids=[US], created_after="2025-01-01T00:00:00Z")
+    assert private.payload.orders[0].buyer_info.buyer_email.startswith("buyer0@")
+    assert emulator.count("token_requests") == before
+
+
+def test_requests_auth_sends_the_profiles_token(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    import requests
+
+    from spconnect.integrations.requests_auth import SPAPIAuth
+
+    response = requests.get(
+        emulator.url + "/orders/v0/orders",
+        params={"MarketplaceIds": US, "CreatedAfter": "2025-01-01"},
+        auth=SPAPIAuth("default"),
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert [o["AmazonOrderId"] for o in response.json()["payload"]["Orders"]] == shop
+    assert response.request.headers["x-amz-access-token"] == cli.ok("token").stdout.strip()
+    assert response.request.headers["user-agent"].startswith("spconnect/")
+
+
+def test_the_integrations_load_only_when_used() -> None:
+    probe = (
+        "import json, sys, spconnect, spconnect.integrations; spconnect.access_token;"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = set(
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    )
+    assert "spconnect" in loaded
+    assert not loaded & {"sp_api", "spapi", "requests", "httpx"}

@@ -1,0 +1,322 @@
+"""The SP-API caller behind ``spconnect api``, in-process: requests built from flags,
+next tokens, pacing, bounded retries and bounded answers, against the emulator and
+against local servers that misbehave on purpose."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from spconnect.amazon.lwa import LwaClient
+from spconnect.emulator import Emulator
+from spconnect.errors import AmazonUnavailable, UsageError
+from spconnect.spapi.caller import Caller, RetryPolicy, next_token
+from spconnect.spapi.pacing import Pacer, announced_rate
+from spconnect.spapi.request import ApiRequest, build_request
+from spconnect.spapi.usage_plans import documented_burst
+
+US = "ATVPDKIKX0DER"
+
+
+def no_files(name: str, what: str) -> bytes:
+    raise AssertionError(f"{what} should not read {name}")
+
+
+# -- requests from flags -------------------------------------------------------------
+
+
+def test_fields_go_to_the_query_for_reads_and_to_a_json_body_for_writes() -> None:
+    read = build_request(
+        "/orders/v0/orders?MarketplaceIds=A,B",
+        raw_fields=["CreatedAfter=2026-01-01"],
+        typed_fields=["MaxResultsPerPage=5"],
+        read_source=no_files,
+    )
+    assert (read.method, read.path, read.body) == ("GET", "/orders/v0/orders", None)
+    assert read.query == (
+        ("MarketplaceIds", "A,B"),
+        ("CreatedAfter", "2026-01-01"),
+        ("MaxResultsPerPage", "5"),
+    )
+    write = build_request(
+        "/listings/2021-08-01/items/S/SKU",
+        method="patch",
+        raw_fields=["productType=SHIRT", "tags[]=a", "tags[]=b"],
+        typed_fields=["attributes[count]=3", "attributes[gift]=true", "note=null"],
+        headers=["x-amzn-idempotency: 1"],
+        read_source=no_files,
+    )
+    assert write.method == "PATCH" and write.body is not None
+    assert json.loads(write.body) == {
+        "productType": "SHIRT",
+        "tags": ["a", "b"],
+        "attributes": {"count": 3, "gift": True},
+        "note": None,
+    }
+    assert ("content-type", "application/json") in write.headers
+    assert ("x-amzn-idempotency", "1") in write.headers
+
+
+def test_input_body_makes_a_post_and_fields_then_go_to_the_query() -> None:
+    request = build_request(
+        "/feeds/2021-06-30/documents",
+        raw_fields=["dryRun=1"],
+        body=b'{"contentType": "text/xml"}',
+        read_source=no_files,
+    )
+    assert request.method == "POST" and request.query == (("dryRun", "1"),)
+    files = {"note.txt": b"from a file"}
+    typed = build_request(
+        "/x", method="POST", typed_fields=["note=@note.txt"], read_source=lambda n, w: files[n]
+    )
+    assert json.loads(typed.body or b"") == {"note": "from a file"}
+
+
+@pytest.mark.parametrize(
+    ("path", "flags", "said"),
+    [
+        ("https://evil.example/orders", {}, "must be a path"),
+        ("//evil.example/orders", {}, "must be a path"),
+        ("/orders v0", {}, "spaces or control"),
+        ("/orders#x", {}, "fragment"),
+        ("/x", {"method": "TRACE"}, "not an HTTP method"),
+        ("/x", {"raw_fields": ["novalue"]}, "expected KEY=VALUE"),
+        ("/x", {"raw_fields": ["a[]b=1"]}, "a key is NAME"),
+        ("/x", {"method": "POST", "raw_fields": ["a[][b]=1"]}, "may only end a key"),
+        ("/x", {"raw_fields": ["a[b]=1"]}, "nested keys make a JSON body"),
+        ("/x", {"method": "POST", "raw_fields": ["a=1", "a[b]=2"]}, "already a value"),
+        ("/x", {"headers": ["x-amz-access-token: Atza|abc"]}, "not yours to set"),
+        ("/x", {"headers": ["Host: evil.example"]}, "not yours to set"),
+        ("/x", {"headers": ["no colon"]}, "expected 'Name: value'"),
+    ],
+)
+def test_bad_flags_are_usage_errors_that_name_the_flag(
+    path: str, flags: dict[str, object], said: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        build_request(path, read_source=no_files, **flags)  # type: ignore[arg-type]
+    assert said in str(info.value)
+    assert "Atza|abc" not in str(info.value)
+
+
+# -- next tokens and pacing ----------------------------------------------------------
+
+
+def test_next_token_is_found_where_each_api_puts_it() -> None:
+    assert next_token({"payload": {"NextToken": "a"}}) == ("NextToken", "a")
+    assert next_token({"payload": {"nextToken": "b"}}) == ("nextToken", "b")
+    assert next_token({"nextToken": "c", "reports": []}) == ("nextToken", "c")
+    assert next_token({"pagination": {"nextToken": "d"}, "items": []}) == ("pageToken", "d")
+    assert next_token({"payload": {"Orders": []}}) is None
+    assert next_token({"payload": [{"marketplace": {}}]}) is None
+    assert next_token(None) is None
+    with pytest.raises(AmazonUnavailable):
+        next_token({"nextToken": "x" * 20000})
+
+
+def test_pacer_spends_the_burst_then_keeps_to_the_announced_rate() -> None:
+    now = [100.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    pacer = Pacer(burst=2, clock=lambda: now[0], sleep=sleep)
+    assert pacer.wait_turn() == 0  # the bucket starts full
+    pacer.learn(httpx.Headers({"x-amzn-RateLimit-Limit": "2"}))
+    assert pacer.wait_turn() == 0  # the burst's second request
+    assert pacer.wait_turn() == pytest.approx(0.51)  # then one per 1.02/2 s
+    assert pacer.wait_turn() == pytest.approx(0.51)
+    now[0] += 5  # idle: the bucket refills to the burst, no further
+    assert [pacer.wait_turn() for _ in range(3)] == [0, 0, pytest.approx(0.51)]
+    pacer.throttled()  # Amazon says empty: wait a whole refill
+    assert pacer.wait_turn() == pytest.approx(0.51)
+
+    assert announced_rate(httpx.Headers({"x-amzn-RateLimit-Limit": "nan"})) is None
+    assert announced_rate(httpx.Headers({"x-amzn-RateLimit-Limit": "-1"})) is None
+    pacer.learn(httpx.Headers({"x-amzn-RateLimit-Limit": "1e-9"}))
+    assert pacer.interval == 600.0  # a rate nobody has is not believed
+
+
+def test_documented_bursts_by_operation() -> None:
+    assert documented_burst("GET", "/orders/v0/orders") == 20
+    assert documented_burst("GET", "/orders/v0/orders/123-456/orderItems") == 30
+    assert documented_burst("GET", "/listings/2021-08-01/items/A1B2C3") == 5
+    assert documented_burst("POST", "/orders/v0/orders") == 1  # not a documented operation
+    assert documented_burst("GET", "/something/new") == 1
+
+
+# -- against the emulator ------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(emulator: Emulator) -> Iterator[tuple[Emulator, str]]:
+    app = emulator.state.register_app("caller")
+    account = emulator.state.add_account("Caller Shop")
+    refresh_token = emulator.state.self_authorize(app.client_id, account.selling_partner_id)
+    grant = LwaClient(emulator.token_url).refresh(
+        client_id=app.client_id, client_secret=app.client_secret, refresh_token=refresh_token
+    )
+    emulator.state.add_orders(account.selling_partner_id, 5)
+    emulator.state.set_rate_limit("getOrders", rate=100, burst=20)
+    yield emulator, grant.access_token
+
+
+ORDERS = ApiRequest(
+    "GET",
+    "/orders/v0/orders",
+    (("MarketplaceIds", US), ("CreatedAfter", "2025-01-01"), ("MaxResultsPerPage", "2")),
+)
+
+
+def test_server_errors_are_retried_for_reads_then_exit_6(
+    shop: tuple[Emulator, str],
+) -> None:
+    emulator, token = shop
+    slept: list[float] = []
+    with Caller(lambda: token, emulator.url, sleep=slept.append, jitter=lambda: 1.0) as caller:
+        emulator.inject("status", times=2, status=503, endpoint="orders")
+        assert caller.send(ORDERS).status == 200
+        assert slept == [0.5, 1.0]  # exponential backoff (jitter pinned to its maximum)
+        emulator.inject("status", times=10, status=500, endpoint="orders")
+        with pytest.raises(AmazonUnavailable) as info:
+            caller.send(ORDERS)
+    assert "gave up after 5 attempt(s)" in info.value.message
+    assert "InternalFailure" in info.value.message and "request id" in info.value.message
+    assert info.value.exit_code == 6
+
+
+def test_a_post_is_not_repeated_after_a_server_error(shop: tuple[Emulator, str]) -> None:
+    emulator, token = shop
+    before = emulator.count("createRestrictedDataToken")
+    emulator.inject("status", times=1, status=503, endpoint="tokens")
+    body = json.dumps({"restrictedResources": [{"method": "GET", "path": "/orders/v0/orders"}]})
+    post = ApiRequest("POST", "/tokens/2021-03-01/restrictedDataToken", body=body.encode())
+    with Caller(lambda: token, emulator.url, sleep=lambda s: None) as caller:
+        with pytest.raises(AmazonUnavailable) as info:
+            caller.send(post)
+        assert "not retried, since a POST may have taken effect" in info.value.message
+        # Asking for an RDT twice does no harm, so that one is retried.
+        emulator.inject("status", times=1, status=503, endpoint="tokens")
+        assert caller.restricted_data_token("GET", "/orders/v0/orders", ["buyerInfo"])
+    # Faulted answers never reach the Tokens API: one token was made.
+    assert emulator.count("createRestrictedDataToken") == before + 1
+
+
+def test_a_throttled_request_waits_for_a_refill_then_succeeds(
+    shop: tuple[Emulator, str],
+) -> None:
+    emulator, token = shop
+    emulator.state.set_rate_limit("getOrders", rate=2, burst=1)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    with Caller(lambda: token, emulator.url, sleep=sleep, jitter=lambda: 0.0) as caller:
+        httpx.get(
+            emulator.url + "/orders/v0/orders",
+            params=dict(ORDERS.query),
+            headers={"x-amz-access-token": token},
+        )  # another program drains the bucket
+        answer = caller.send(ORDERS)
+    assert answer.status == 200
+    # One refill at 2 per second (less 2%), counted from the 429.
+    assert slept == [pytest.approx(0.51, abs=0.02)]
+    assert emulator.count("getOrders:throttled") == 1
+
+
+def test_pages_stop_when_a_token_comes_back() -> None:
+    """A server that hands out the same next token forever does not loop the caller."""
+    same = b'{"payload": {"NextToken": "same"}}'
+    with local_server(lambda h: h.reply(200, same)) as url, Caller(caller_token, url) as caller:
+        pages = caller.pages(ApiRequest("GET", "/loop"))
+        assert next(pages).status == 200
+        assert next(pages).status == 200
+        with pytest.raises(AmazonUnavailable) as info:
+            next(pages)
+    assert "had sent before" in info.value.message
+
+
+# -- bounded answers -----------------------------------------------------------------
+
+
+def caller_token() -> str:
+    return "Atza|test-token-for-a-local-server"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    behaviour: object = None
+
+    def do_GET(self) -> None:
+        self.behaviour(self)  # type: ignore[operator]
+
+    def reply(self, status: int, body: bytes, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class local_server:
+    def __init__(self, behaviour: object) -> None:
+        handler = type("Handler", (_Handler,), {"behaviour": staticmethod(behaviour)})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+
+    def __enter__(self) -> str:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_gzip_bomb_costs_no_more_than_the_cap() -> None:
+    bomb = gzip.compress(b"0" * (64 * 1024 * 1024))  # 64 MiB inflated, 64 KiB sent
+    with (
+        local_server(lambda h: h.reply(200, bomb, Content_Encoding="gzip")) as url,
+        Caller(caller_token, url) as caller,
+        pytest.raises(AmazonUnavailable) as info,
+    ):
+        caller.send(ApiRequest("GET", "/bomb"))
+    assert "longer than 32 MiB" in info.value.message
+
+
+def test_a_trickling_answer_ends_at_the_deadline() -> None:
+    def trickle(handler: _Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        try:
+            for _ in range(1000):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.2)
+        except OSError:  # the caller hung up: what the test wants
+            pass
+
+    policy = RetryPolicy(max_attempts=1, attempt_deadline=1.0, timeout=5.0)
+    started = time.monotonic()
+    with (
+        local_server(trickle) as url,
+        Caller(caller_token, url, policy=policy) as caller,
+        pytest.raises(AmazonUnavailable) as info,
+    ):
+        caller.send(ApiRequest("GET", "/slow"))
+    assert time.monotonic() - started < 3
+    assert "no complete answer within 1 s" in info.value.message
