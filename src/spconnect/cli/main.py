@@ -16,8 +16,7 @@ from spconnect.redaction import for_display, secret_shape
 from spconnect.report import report_error, report_unexpected
 
 app = typer.Typer(
-    name="spconnect",
-    help="Connect Amazon seller and vendor accounts to your software through SP-API.",
+    name="spconnect",  # its help is _root's docstring, below
     no_args_is_help=True,
     # Completion scripts come from `spconnect completion SHELL` (cli/completion_cmd.py),
     # as gh does, rather than Typer's --install-completion, which edits rc files.
