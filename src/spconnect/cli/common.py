@@ -30,6 +30,10 @@ def profile_names(incomplete: str = "") -> list[str]:
     return sorted(name for name in names if name.startswith(incomplete))
 
 
+# Named without Click's "(env var: ...)": the value may have come from -p before the command.
+_PROFILE_HINT = "'-p' / '--profile'"
+
+
 def _profile_in_effect(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
     """The profile a command uses: ``-p`` after or before the command, else
     ``$SPCONNECT_PROFILE``, else the default ``spconnect switch`` set, else ``default``
@@ -41,7 +45,8 @@ def _profile_in_effect(ctx: typer.Context, param: typer.CallbackParam, value: st
     before = ctx.meta.get(PROFILE_BEFORE_COMMAND)
     if after is not None and before is not None and after != before:
         raise typer.BadParameter(
-            f"two profiles were given: {before!r} before the command and {after!r} after it"
+            f"two profiles were given: {before!r} before the command and {after!r} after it",
+            param_hint=_PROFILE_HINT,
         )
     try:
         name = default_profile.resolve(after or before)[0]
@@ -53,7 +58,8 @@ def _profile_in_effect(ctx: typer.Context, param: typer.CallbackParam, value: st
     if not is_profile_name(name):
         raise typer.BadParameter(
             f"{name!r} is not a profile name (letters, digits, '.', '_', '-'; "
-            "starting with a letter or digit; at most 64 characters)"
+            "starting with a letter or digit; at most 64 characters)",
+            param_hint=_PROFILE_HINT,
         )
     return name
 

@@ -190,7 +190,10 @@ def _silence_stdout() -> None:
 
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; returns the exit status (never raises)."""
-    verbose = any(a in ("-v", "--verbose") for a in args)
+    from spconnect.amazon import trace
+
+    # -v anywhere, or SPCONNECT_DEBUG=1: a bug's report includes its (redacted) trace.
+    verbose = any(a in ("-v", "--verbose") for a in args) or trace.requested_by_environment()
     refused = _refuse_secret_arguments(args)
     if refused is not None:
         return refused
