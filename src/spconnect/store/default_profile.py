@@ -39,12 +39,21 @@ def path() -> str:
 
 def switched() -> str | None:
     """The profile ``spconnect switch`` set, or None; MalformedDefault if the file holds
-    anything but a profile name (a hand edit gone wrong: said, never guessed at)."""
+    anything but a profile name (a hand edit gone wrong: said, never guessed at),
+    UsageError if it cannot be read."""
     try:
         with open(path(), "rb") as handle:
             data = handle.read(_MAX_BYTES + 1)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        # No permission, an I/O error: exit 2 naming the file, as config.toml's problems
+        # are (store/config.py), never a traceback.
+        from spconnect.errors import UsageError
+
+        raise UsageError(
+            f"cannot read {path()}: {exc.strerror or exc}", "check the file and its permissions"
+        ) from None
     try:
         name = data.decode("utf-8").strip()
     except UnicodeDecodeError:
