@@ -60,9 +60,11 @@ def test_json_document_follows_the_documented_schema(cli: Cli, seller: Seller) -
     assert code == 0
     assert doc["schema"] == 1 and doc["ok"] is True and doc["exit_code"] == 0
     assert doc["problems"] == []
+    assert doc["default_profile"] == {"name": "default", "source": "builtin", "logged_in": True}
     profile = doc["profiles"][0]  # type: ignore[index]
     assert set(profile) == {
         "profile",
+        "default",
         "app",
         "kind",
         "region",
@@ -84,7 +86,7 @@ def test_json_document_follows_the_documented_schema(cli: Cli, seller: Seller) -
     assert profile["client_secret"]["days_left"] == 180
     assert profile["last_refresh"]["ok"] is True
     documented = Path(__file__).parent.parent.joinpath("docs", "status-json.md").read_text()
-    for key in profile:
+    for key in [*profile, *doc]:
         assert f"`{key}`" in documented, f"{key} is not documented"
 
 
@@ -275,3 +277,59 @@ def test_a_revoked_self_authorized_token_points_to_seller_central(
     assert "Develop Apps > Authorize app" in result.stdout
     assert "spconnect login -p default --refresh-token-stdin" in result.stdout
     assert "spconnect reauth" not in result.stdout
+
+
+def test_a_mistyped_profile_suggests_the_close_one(cli: Cli, seller: Seller) -> None:
+    result = cli.run("status", "-p", "defualt")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "error: profile 'defualt' is not logged in; did you mean 'default'? "
+        "(profiles: default; --all shows them)"
+    )
+    assert lines[1].startswith("use `-p default`")
+    far = cli.run("status", "-p", "production")
+    assert far.returncode == ExitCode.NOT_SET_UP and "did you mean" not in far.stderr
+    assert "spconnect login -p production" in far.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("--all",)])
+def test_json_without_any_profile_is_the_document_with_an_empty_list(
+    cli: Cli, args: tuple[str, ...]
+) -> None:
+    code, doc = status_json(cli, *args)
+    assert code == ExitCode.NOT_SET_UP
+    assert doc["profiles"] == [] and doc["ok"] is False and doc["exit_code"] == code
+    [problem] = doc["problems"]  # type: ignore[misc]
+    assert problem["severity"] == "error" and problem["exit_code"] == code
+    assert problem["profile"] == (None if args else "default")
+    assert "spconnect login" in problem["fix"]
+    assert doc["default_profile"] == {"name": "default", "source": "builtin", "logged_in": False}
+
+
+def test_json_for_an_unknown_profile_names_it(cli: Cli, seller: Seller) -> None:
+    code, doc = status_json(cli, "-p", "defualt")
+    assert code == ExitCode.NOT_SET_UP and doc["profiles"] == []
+    [problem] = doc["problems"]  # type: ignore[misc]
+    assert problem["profile"] == "defualt" and "did you mean 'default'?" in problem["message"]
+
+
+def test_a_mistyped_config_key_is_the_same_error_for_status_and_token(
+    cli: Cli, seller: Seller
+) -> None:
+    """One validation for every command (store/config.py); the token fast path, which
+    never reads the config, serves a fresh cached token, and the next refresh says it."""
+    path = cli.config_dir / "config.toml"
+    path.write_text(
+        path.read_text().replace("[profiles.default]", "[profiles.default]\nregoin = 1")
+    )
+    (cli.cache_dir / "tokens" / "default.json").unlink()
+    errors = []
+    for args in (("status",), ("token",), ("token", "--force-refresh", "-v")):
+        result = cli.run(*args)
+        assert result.returncode == ExitCode.USAGE, (args, result.output)
+        assert result.stdout == ""
+        errors.append([line for line in result.stderr.splitlines() if "regoin" in line])
+    assert errors[0] == errors[1] == errors[2]
+    assert errors[0] and "profiles.default.regoin" in errors[0][0]

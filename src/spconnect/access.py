@@ -76,12 +76,29 @@ def check_min_ttl(min_ttl: float) -> None:
         )
 
 
+_switched_default: list[str] = []  # read once per process (see profile_name)
+
+
 def profile_name(profile: str | None) -> str:
-    """The profile asked for, else $SPCONNECT_PROFILE, else 'default'; checked, since it
-    becomes part of a file name."""
+    """The profile asked for, else $SPCONNECT_PROFILE, else the default `spconnect switch`
+    chose, else 'default' (store/default_profile.py); checked, since it becomes part of a
+    file name. The switched default is read once per process: repeated calls read no
+    file, and a running worker keeps its profile when someone switches meanwhile."""
     from spconnect.names import is_profile_name
 
-    name = profile or os.environ.get("SPCONNECT_PROFILE") or "default"
+    name = profile or os.environ.get("SPCONNECT_PROFILE")
+    if not name:
+        if not _switched_default:
+            from spconnect.store import default_profile
+
+            try:
+                _switched_default.append(default_profile.resolve(None)[0])
+            except default_profile.MalformedDefault as error:
+                raise UsageError(
+                    f"{default_profile.path()} does not hold a profile name ({error})",
+                    "run `spconnect switch NAME`, or `spconnect switch --unset`",
+                ) from None
+        name = _switched_default[0]
     if not is_profile_name(name):
         raise UsageError(
             f"{name!r} is not a valid profile name",
@@ -146,5 +163,7 @@ def get_access_token(
 
 
 def forget() -> None:
-    """Drop every token held in memory (the next call reads the cache again)."""
+    """Drop every token held in memory and the default profile read (the next call reads
+    them again)."""
     _memory.clear()
+    _switched_default.clear()

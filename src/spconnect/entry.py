@@ -11,9 +11,12 @@ answered here without the Typer CLI (design, "Speed"; issue 7):
 3. Only the lock holder loads the refresh path (tokens.py: config, secret store, LWA over
    httpx; still no Typer, Rich, questionary or pydantic), refreshes, and prints.
 
-Errors on that path render exactly as the CLI renders them (report.py). Anything the fast
-path does not know (another command, -v, --help, an unknown or malformed flag) goes to
-the full CLI, which does the same job the slow way and explains usage errors.
+The profile follows the CLI's rule (store/default_profile.py): ``-p`` before or after
+``token``, else ``$SPCONNECT_PROFILE``, else the default ``spconnect switch`` set, read
+from its one-line file. Errors on that path render exactly as the CLI renders them
+(report.py). Anything the fast path does not know (another command, -v, --help, an
+unknown or malformed flag) goes to the full CLI, which does the same job the slow way and
+explains usage errors.
 
 ``spconnect exec -- COMMAND`` takes the same road to its token (a fresh cache entry, else
 spconnect.access: one refresh under the profile's lock) and then becomes COMMAND
@@ -121,7 +124,11 @@ class _Request:
     """A ``token`` call this path can serve, with its flags checked."""
 
     def __init__(self, options: dict[str, str]) -> None:
-        self.profile = options.get("profile") or os.environ.get("SPCONNECT_PROFILE") or "default"
+        from spconnect.store import default_profile
+
+        # -p, else $SPCONNECT_PROFILE, else `spconnect switch`'s file, else 'default':
+        # the CLI's rule (cli/common.py), from the same module.
+        self.profile = default_profile.resolve(options.get("profile"))[0]
         self.format = options.get("format", "raw")
         self.min_ttl = float(options.get("min_ttl", "0"))  # ValueError: the CLI explains
         self.grantless = options.get("grantless")
@@ -182,7 +189,11 @@ def _obtain_and_print(request: _Request) -> None:
 
 def _refresh_token_path(request: _Request) -> int:
     """Steps 2 and 3 of the module docstring; returns the exit status."""
+    from spconnect.amazon import trace
     from spconnect.errors import SpconnectError
+
+    if trace.requested_by_environment():  # SPCONNECT_DEBUG=1: the refresh is traced
+        trace.show_on_stderr()
 
     try:
         if request.grantless is None:
@@ -281,11 +292,49 @@ def _exec(args: list[str]) -> int | None:
     return child_process.run(command, child_process.child_environment(os.environ, variables))
 
 
+def _leading_profile(args: list[str]) -> tuple[str | None, list[str]] | None:
+    """``-p NAME`` given before the command (``spconnect -p prod token``): the name and
+    the arguments from the command on; None when anything else precedes the command."""
+    profile = None
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        arg = args[i]
+        if arg in ("-p", "--profile") and i + 1 < len(args):
+            profile = args[i + 1]
+            i += 2
+        elif arg.startswith("--profile="):
+            profile = arg.partition("=")[2]
+            i += 1
+        elif arg.startswith("-p") and len(arg) > 2:
+            profile = arg[2:]
+            i += 1
+        else:
+            return None  # -v, --help, --version, typos: the CLI's
+    return profile, args[i:]
+
+
+def _token_arguments(args: list[str]) -> list[str] | None:
+    """The arguments of a ``token`` call this path may serve, a profile given before the
+    command moved after it; None for any other command."""
+    leading = _leading_profile(args)
+    if leading is None:
+        return None
+    profile, rest = leading
+    if not rest or rest[0] != "token":
+        return None
+    if profile is None:
+        return rest[1:]
+    if any(a in ("-p", "--profile") or a.startswith(("-p", "--profile=")) for a in rest[1:]):
+        return None  # -p on both sides: the CLI explains the conflict
+    return [*rest[1:], "--profile", profile]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("token", "exec"):
+    token_args = _token_arguments(args) if args else None
+    if token_args is not None or (args and args[0] == "exec"):
         try:
-            status = _token(args[1:]) if args[0] == "token" else _exec(args[1:])
+            status = _token(token_args) if token_args is not None else _exec(args[1:])
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             return 130

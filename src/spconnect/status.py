@@ -19,7 +19,7 @@ from spconnect.amazon import spapi
 from spconnect.amazon.endpoints import spapi_endpoint
 from spconnect.amazon.marketplaces import by_id
 from spconnect.errors import ExitCode, SpconnectError
-from spconnect.store import files, history, paths
+from spconnect.store import default_profile, files, history, paths
 from spconnect.store.config import (
     AUTHORIZATION_RENEWAL_DAYS,
     SECRET_ROTATION_DAYS,
@@ -77,6 +77,33 @@ class ProfileStatus:
 
     def warning(self, message: str, fix: str | None = None) -> None:
         self.problems.append(Problem("warning", 0, message, fix))
+
+
+@dataclass(frozen=True)
+class DefaultProfile:
+    """The profile commands use without -p, and why (store/default_profile.py)."""
+
+    name: str
+    source: str  # default_profile.FROM_ENVIRONMENT, FROM_SWITCH or FROM_BUILTIN
+    logged_in: bool
+
+    def describe(self) -> str:
+        """One line for a person: "Default profile: eu (chosen with `spconnect switch`)"."""
+        why = {
+            default_profile.FROM_ENVIRONMENT: f"from ${default_profile.ENVIRONMENT_VARIABLE}",
+            default_profile.FROM_SWITCH: "chosen with `spconnect switch`",
+        }.get(self.source, "the built-in name; `spconnect switch NAME` chooses another")
+        line = f"Default profile: {self.name} ({why})"
+        if not self.logged_in:
+            line += f"; it is not logged in: `spconnect login -p {self.name}`"
+            if self.source == default_profile.FROM_SWITCH:
+                line += " or `spconnect switch NAME`"
+        return line
+
+
+def default_profile_of(ws: Workspace) -> DefaultProfile:
+    name, source = default_profile.resolve()
+    return DefaultProfile(name, source, name in ws.config.profiles)
 
 
 def _deadline(since: dt.date | None, days: int | None) -> Deadline:
@@ -326,14 +353,25 @@ def _deadline_json(deadline: Deadline, since_key: str) -> dict[str, object]:
     }
 
 
-def to_json(statuses: list[ProfileStatus], *, checked: bool) -> dict[str, object]:
-    """The ``status --json`` document; its schema is documented in docs/status-json.md."""
+def to_json(
+    statuses: list[ProfileStatus],
+    *,
+    checked: bool,
+    default: DefaultProfile,
+    failure: tuple[str | None, SpconnectError] | None = None,
+) -> dict[str, object]:
+    """The ``status --json`` document; its schema is documented in docs/status-json.md.
+
+    ``failure``: the profile asked for (or None) and why no profile could be shown (none
+    logged in, an unknown name); the document then has no profiles and that one problem.
+    """
     now = time.time()
     profiles = []
     for s in statuses:
         last = s.last_refresh
         item: dict[str, object] = {
             "profile": s.profile,
+            "default": s.profile == default.name,
             "app": s.app,
             "kind": s.kind,
             "region": s.region,
@@ -376,11 +414,22 @@ def to_json(statuses: list[ProfileStatus], *, checked: bool) -> dict[str, object
             }
         profiles.append(item)
     code = worst_exit_code(statuses)
+    problems = [{"profile": s.profile, **p.__dict__} for s in statuses for p in s.problems]
+    if failure is not None:
+        name, error = failure
+        code = max(code, error.exit_code)
+        problem = Problem("error", error.exit_code, error.message, error.hint)
+        problems.append({"profile": name, **problem.__dict__})
     return {
         "schema": 1,
         "generated_at": _iso(now),
         "ok": code == ExitCode.OK,
         "exit_code": code,
+        "default_profile": {
+            "name": default.name,
+            "source": default.source,
+            "logged_in": default.logged_in,
+        },
         "profiles": profiles,
-        "problems": [{"profile": s.profile, **p.__dict__} for s in statuses for p in s.problems],
+        "problems": problems,
     }

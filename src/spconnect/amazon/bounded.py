@@ -16,6 +16,8 @@ size is read whole into memory (issue 8, section 5). ``fetch`` bounds both:
 - the body is read raw and decompressed here with a bound on the output, so neither a
   long body nor a small gzip bomb costs more than ``limit`` bytes of memory.
 
+Every request is traced for ``-v`` and ``SPCONNECT_DEBUG=1`` (amazon/trace.py).
+
 Name resolution runs inside ``getaddrinfo``, which Python cannot interrupt; it is bounded
 by the system resolver's own timeouts (resolv.conf), as for every program.
 """
@@ -35,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from spconnect.amazon import trace
 from spconnect.redaction import one_line
 
 # Only what fetch() can decode within bounds; httpx would otherwise also offer br and zstd
@@ -167,6 +170,36 @@ def fetch(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise DeadlineExceeded
+    started = time.monotonic()
+    try:
+        answer = _fetch(client, method, url, deadline, timeout, limit, remaining, request)
+    except DeadlineExceeded:
+        trace.record(method, url, seconds=time.monotonic() - started, failure="deadline passed")
+        raise
+    except httpx.HTTPError as error:
+        trace.record(method, url, seconds=time.monotonic() - started, failure=type(error).__name__)
+        raise
+    trace.record(
+        method,
+        url,
+        seconds=time.monotonic() - started,
+        status=answer.status_code,
+        request_id=answer.headers.get("x-amzn-requestid")
+        or answer.headers.get("x-amzn-request-id"),
+    )
+    return answer
+
+
+def _fetch(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    deadline: float,
+    timeout: float,
+    limit: int,
+    remaining: float,
+    request: dict[str, Any],
+) -> BoundedAnswer:
     watchdog = _Watchdog()
     timer = threading.Timer(remaining, watchdog.fire)
     timer.daemon = True

@@ -28,9 +28,46 @@ from spconnect.store.config import (
 from spconnect.store.secrets import app_key
 from spconnect.workspace import Workspace
 
-app = typer.Typer(help="Register and manage SP-API applications.", no_args_is_help=True)
+app = typer.Typer(
+    help="""Register and manage SP-API applications.
 
-NameArg = Annotated[str, typer.Argument(help="A short name for the app, e.g. 'myapp'.")]
+    An app is registered once, with the ids and URIs from Developer Central and its client
+    secret (kept in the keyring), and used by every profile logged in with it.
+
+    Examples:
+
+    \b
+        printf %s "$SECRET" | spconnect app add myapp --client-id amzn1.application-oa2-client.… \\
+            --app-id amzn1.sp.solution.… --redirect-uri https://example.com/spconnect \\
+            --client-secret-stdin
+        spconnect app list
+        spconnect app show myapp
+    """,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as the root's (cli/main.py)
+)
+
+
+def app_names(incomplete: str = "") -> list[str]:
+    """Configured app names starting with ``incomplete`` (shell completion)."""
+    try:
+        from spconnect.store.config import load_config
+
+        names = load_config().apps
+    except Exception:  # a broken config completes nothing; the command will explain
+        return []
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+NameArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME",
+        autocompletion=app_names,
+        help="The app's short name, e.g. 'myapp'.",
+        show_default=False,
+    ),
+]
 SecretCreatedOpt = Annotated[
     str | None,
     typer.Option(
@@ -64,13 +101,19 @@ def build_app_config(**fields: object) -> AppConfig:
 @app.command("add")
 def add(
     name: NameArg,
-    client_id: Annotated[str, typer.Option(help="LWA client id (amzn1.application-oa2-client.…)")],
-    app_id: Annotated[str, typer.Option(help="SP-API application id (amzn1.sp.solution.…)")],
+    client_id: Annotated[
+        str,
+        typer.Option(metavar="ID", help="LWA client id (amzn1.application-oa2-client.…)."),
+    ],
+    app_id: Annotated[
+        str, typer.Option(metavar="APP_ID", help="SP-API application id (amzn1.sp.solution.…).")
+    ],
     redirect_uri: Annotated[
-        str, typer.Option(help="The https Redirect URI registered for the app")
+        str, typer.Option(metavar="URL", help="The https Redirect URI registered for the app.")
     ],
     login_uri: Annotated[
-        str | None, typer.Option(help="The https Login URI registered for the app")
+        str | None,
+        typer.Option(metavar="URL", help="The https Login URI registered for the app."),
     ] = None,
     draft: Annotated[
         bool,
@@ -78,7 +121,7 @@ def add(
     ] = True,
     vendor: Annotated[bool, typer.Option("--vendor", help="A Vendor Central app.")] = False,
     callback_port: Annotated[
-        int, typer.Option(help="Loopback port for the consent answer.")
+        int, typer.Option(metavar="PORT", help="Loopback port for the consent answer.")
     ] = DEFAULT_CALLBACK_PORT,
     client_secret_stdin: Annotated[
         bool, typer.Option("--client-secret-stdin", help="Read the LWA client secret from stdin.")
@@ -87,7 +130,19 @@ def add(
     secret_created: SecretCreatedOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Register an app: its ids and URIs in config.toml, its client secret in the keyring."""
+    """Register an app: its ids and URIs in config.toml, its client secret in the keyring.
+
+    The values are in Developer Central (Apps and Services > Develop Apps). The secret is
+    read from stdin or a hidden prompt, never from the command line.
+
+    Examples:
+
+    \b
+        spconnect app add myapp --client-id amzn1.application-oa2-client.… \\
+            --app-id amzn1.sp.solution.… --redirect-uri https://example.com/spconnect
+        printf %s "$LWA_SECRET" | spconnect app add myapp … --client-secret-stdin \\
+            --secret-created 2026-11-02 --published
+    """
     setup_verbose(verbose)
     created = parse_day(secret_created, "--secret-created")
     config = build_app_config(
@@ -119,7 +174,14 @@ def add(
 
 @app.command("list")
 def list_apps(verbose: VerboseOpt = False) -> None:
-    """List configured apps (one per line: name, kind, status, client id, redirect URI)."""
+    """List configured apps (one per line: name, kind, status, client id, redirect URI).
+
+    Examples:
+
+    \b
+        spconnect app list
+        spconnect app list | cut -f1     # the names only
+    """
     setup_verbose(verbose)
     ws = Workspace()
     if not ws.config.apps:
@@ -141,7 +203,13 @@ def _rotation_text(set_at: dt.date | None) -> str:
 
 @app.command("show")
 def show(name: NameArg, verbose: VerboseOpt = False) -> None:
-    """Show an app's settings, where its secret is kept, and the profiles using it."""
+    """Show an app's settings, where its secret is kept, and the profiles using it.
+
+    Examples:
+
+    \b
+        spconnect app show myapp
+    """
     setup_verbose(verbose)
     ws = Workspace()
     entry = ws.config.app(name)
@@ -173,7 +241,14 @@ def show(name: NameArg, verbose: VerboseOpt = False) -> None:
 
 @app.command("remove")
 def remove(name: NameArg, yes: YesOpt = False, verbose: VerboseOpt = False) -> None:
-    """Remove an app and its stored client secret (asks first when profiles use it)."""
+    """Remove an app and its stored client secret (asks first when profiles use it).
+
+    Examples:
+
+    \b
+        spconnect app remove myapp
+        spconnect app remove myapp --yes   # without a terminal, profiles or not
+    """
     setup_verbose(verbose)
     ws = Workspace()
     ws.config.app(name)
@@ -202,7 +277,14 @@ def set_secret(
     secret_created: SecretCreatedOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Store a new client secret (rotation) and record the date; proven first if possible."""
+    """Store a new client secret (rotation) and record the date; proven first if possible.
+
+    Examples:
+
+    \b
+        spconnect app set-secret myapp                          # asks without echo
+        printf %s "$NEW_SECRET" | spconnect app set-secret myapp --client-secret-stdin
+    """
     setup_verbose(verbose)
     created = parse_day(secret_created, "--secret-created")
     ws = Workspace()

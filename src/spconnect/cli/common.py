@@ -2,23 +2,80 @@
 
 from __future__ import annotations
 
-import logging
+import enum
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 
 from spconnect.errors import UsageError
-from spconnect.names import clean_pasted
-from spconnect.redaction import RedactingFilter, for_display, register_secret
+from spconnect.names import clean_pasted, is_profile_name
+from spconnect.redaction import for_display, register_secret
+from spconnect.store import default_profile
+
+# Where the root callback (cli/main.py) leaves a -p given before the command, for the
+# command's own --profile to pick up: Click shares ``ctx.meta`` along the context chain.
+PROFILE_BEFORE_COMMAND = "spconnect.profile_before_command"
+
+
+def profile_names(incomplete: str = "") -> list[str]:
+    """Configured profile names starting with ``incomplete`` (shell completion)."""
+    try:
+        from spconnect.store.config import load_config
+
+        names = load_config().profiles
+    except Exception:  # a broken config completes nothing; the command will explain
+        return []
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+# Named without Click's "(env var: ...)": the value may have come from -p before the command.
+_PROFILE_HINT = "'-p' / '--profile'"
+
+
+def _profile_in_effect(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    """The profile a command uses: ``-p`` after or before the command, else
+    ``$SPCONNECT_PROFILE``, else the default ``spconnect switch`` set, else ``default``
+    (store/default_profile.py: the same rule the token fast path follows)."""
+    if ctx.resilient_parsing:  # shell completion: nothing is run
+        return value
+    source = ctx.get_parameter_source(param.name or "profile")
+    after = value if source is not None and source.name == "COMMANDLINE" else None
+    before = ctx.meta.get(PROFILE_BEFORE_COMMAND)
+    if after is not None and before is not None and after != before:
+        raise typer.BadParameter(
+            f"two profiles were given: {before!r} before the command and {after!r} after it",
+            param_hint=_PROFILE_HINT,
+        )
+    try:
+        name = default_profile.resolve(after or before)[0]
+    except default_profile.MalformedDefault as error:
+        raise UsageError(
+            f"{error}, so there is no default profile",
+            "set it again with `spconnect switch NAME`, or remove the file",
+        ) from None
+    if not is_profile_name(name):
+        raise typer.BadParameter(
+            f"{name!r} is not a profile name (letters, digits, '.', '_', '-'; "
+            "starting with a letter or digit; at most 64 characters)",
+            param_hint=_PROFILE_HINT,
+        )
+    return name
+
 
 ProfileOpt = Annotated[
     str,
     typer.Option(
         "--profile",
         "-p",
-        envvar="SPCONNECT_PROFILE",
-        help="Profile name (default: $SPCONNECT_PROFILE, else 'default').",
+        envvar=default_profile.ENVIRONMENT_VARIABLE,
+        metavar="NAME",
+        show_default=False,
+        callback=_profile_in_effect,
+        autocompletion=profile_names,
+        help="The profile to use (default: $SPCONNECT_PROFILE, else the one set with "
+        "`spconnect switch`, else 'default'). Also accepted before the command.",
     ),
 ]
 InsecureStorageOpt = Annotated[
@@ -26,22 +83,43 @@ InsecureStorageOpt = Annotated[
     typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
 ]
 VerboseOpt = Annotated[
-    bool, typer.Option("--verbose", "-v", help="More detail on stderr (secrets redacted).")
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="More detail on stderr, every HTTP request traced (secrets redacted; "
+        "SPCONNECT_DEBUG=1 does the same). Also accepted before the command.",
+    ),
 ]
 
 
 def setup_verbose(verbose: bool) -> None:
-    """Send spconnect's log records to stderr, through the redaction filter."""
-    if not verbose:
-        return
-    logger = logging.getLogger("spconnect")
-    if any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("spconnect: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    """With -v or SPCONNECT_DEBUG=1: spconnect's log records, HTTP traces included, on
+    stderr through the redaction filter (amazon/trace.py)."""
+    from spconnect.amazon import trace
+
+    if verbose or trace.requested_by_environment():
+        trace.show_on_stderr()
+
+
+Choice = TypeVar("Choice", bound=enum.Enum)
+
+
+def choices(kind: type[Choice]) -> Callable[[object], Choice]:
+    """A parser for an option with fixed values (``parser=choices(Format)``), whose error
+    names them plainly: "'yaml' is not one of raw, header, json, env" (Typer's own check
+    words it as a pydantic validation error). Case-insensitive."""
+    names = ", ".join(str(member.value) for member in kind)
+
+    def parse(value: object) -> Choice:
+        if isinstance(value, kind):  # the default
+            return value
+        for member in kind:
+            if str(member.value) == str(value).strip().lower():
+                return member
+        raise typer.BadParameter(f"{str(value)!r} is not one of {names}")
+
+    return parse
 
 
 def say(message: str) -> None:

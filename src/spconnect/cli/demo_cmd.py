@@ -51,6 +51,7 @@ def demo(
 
     Examples:
 
+    \b
         spconnect demo              # about ten seconds, no Amazon account, no keyring
         spconnect demo | less       # the whole transcript
         spconnect demo --browser    # approve on the emulator's consent page yourself

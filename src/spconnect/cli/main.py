@@ -9,15 +9,21 @@ from typing import Annotated
 import typer
 
 from spconnect._version import __version__
+from spconnect.cli.common import PROFILE_BEFORE_COMMAND, profile_names, setup_verbose
+from spconnect.cli.completion_cmd import COMPLETE_VAR
 from spconnect.errors import ExitCode, SpconnectError
 from spconnect.redaction import for_display, secret_shape
 from spconnect.report import report_error, report_unexpected
 
 app = typer.Typer(
-    name="spconnect",
-    help="Connect Amazon seller and vendor accounts to your software through SP-API.",
+    name="spconnect",  # its help is _root's docstring, below
     no_args_is_help=True,
+    # Completion scripts come from `spconnect completion SHELL` (cli/completion_cmd.py),
+    # as gh does, rather than Typer's --install-completion, which edits rc files.
     add_completion=False,
+    # Plain Click help, as git and gh print it: Rich's panels label every flag <bool>
+    # and re-flow the Examples sections.
+    rich_markup_mode=None,
     # Rich tracebacks print local variables, which can hold secrets; errors are rendered
     # by run() below instead.
     pretty_exceptions_enable=False,
@@ -31,18 +37,72 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _takes_profile(command: object) -> bool:
+    """Whether ``command``, or a command of the group it is, has a --profile option."""
+    params = getattr(command, "params", [])
+    if any(getattr(p, "name", None) == "profile" for p in params):
+        return True
+    return any(_takes_profile(sub) for sub in getattr(command, "commands", {}).values())
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            metavar="NAME",
+            autocompletion=profile_names,
+            help="The profile for the command (as its own -p).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="More detail on stderr, HTTP requests traced (as its own -v)."
+        ),
+    ] = False,
 ) -> None:
-    """Connect Amazon seller and vendor accounts to your software through SP-API."""
+    """Connect Amazon seller and vendor accounts to your software through SP-API.
+
+    Examples:
+
+    \b
+        spconnect login                    # authorize an account in the browser
+        spconnect token                    # a valid access token, in milliseconds
+        spconnect -p prod status --check   # is profile 'prod' healthy?
+        spconnect switch prod              # make 'prod' the default profile
+        spconnect demo                     # all of it against the built-in emulator
+    """
+    setup_verbose(verbose)
+    if profile is not None:
+        name = ctx.invoked_subcommand
+        command = getattr(ctx.command, "commands", {}).get(name)
+        if command is not None and not _takes_profile(command):
+            raise typer.BadParameter(
+                f"`spconnect {name}` takes no profile", ctx=ctx, param_hint="'-p' / '--profile'"
+            )
+        ctx.meta[PROFILE_BEFORE_COMMAND] = profile
 
 
 def _register_commands() -> None:
-    from spconnect.cli import api_cmd, app_cmd, demo_cmd, exec_cmd, login_cmd, status_cmd, token_cmd
+    from spconnect.cli import (
+        api_cmd,
+        app_cmd,
+        completion_cmd,
+        demo_cmd,
+        exec_cmd,
+        login_cmd,
+        status_cmd,
+        switch_cmd,
+        token_cmd,
+    )
 
     app.add_typer(app_cmd.app, name="app")
     login_cmd.register(app)
@@ -50,7 +110,9 @@ def _register_commands() -> None:
     status_cmd.register(app)
     api_cmd.register(app)
     exec_cmd.register(app)
+    switch_cmd.register(app)
     app.command("demo")(demo_cmd.demo)
+    completion_cmd.register(app)
 
 
 _register_commands()
@@ -61,9 +123,12 @@ def _report_usage(error: typer.TyperException) -> int:
     through the display filter: Click echoes the offending value, which may be anything
     the user typed, control characters included."""
     ctx = getattr(error, "ctx", None)
+    if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        # `spconnect` or `spconnect app` alone: the help, on stdout as --help prints it
+        # (Click would print it on stderr), with the usage error's exit code.
+        sys.stdout.write(ctx.get_help() + "\n")
+        return ExitCode.USAGE
     message = error.format_message()
-    if not message:  # NoArgsIsHelpError: the help was printed already
-        return int(getattr(error, "exit_code", ExitCode.USAGE))
     lines = []
     if ctx is not None:
         lines.append(ctx.get_usage())
@@ -129,7 +194,10 @@ def _silence_stdout() -> None:
 
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; returns the exit status (never raises)."""
-    verbose = any(a in ("-v", "--verbose") for a in args)
+    from spconnect.amazon import trace
+
+    # -v anywhere, or SPCONNECT_DEBUG=1: a bug's report includes its (redacted) trace.
+    verbose = any(a in ("-v", "--verbose") for a in args) or trace.requested_by_environment()
     refused = _refuse_secret_arguments(args)
     if refused is not None:
         return refused
@@ -138,6 +206,12 @@ def run(args: list[str]) -> int:
         # in a panel that splits long values across lines (beyond any redaction pattern).
         # Here they come back as exceptions and are shown by _report_usage. Typer still
         # maps Ctrl-C to exit 130 and returns typer.Exit's code.
+        if os.environ.get(COMPLETE_VAR):
+            # A shell's completion script asking (cli/completion_cmd.py): Typer answers,
+            # with its completion classes registered here, only when needed.
+            from typer._completion_classes import completion_init
+
+            completion_init()
         result = app(args=args, prog_name="spconnect", standalone_mode=False)
     except SystemExit as done:
         code = done.code

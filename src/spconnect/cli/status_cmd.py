@@ -105,8 +105,8 @@ def _rows(s: overview.ProfileStatus) -> list[tuple[str, str]]:
     ]
 
 
-def _plain(statuses: list[overview.ProfileStatus]) -> str:
-    lines = []
+def _plain(statuses: list[overview.ProfileStatus], default: overview.DefaultProfile) -> str:
+    lines = [default.describe(), ""]
     for s in statuses:
         lines.append(f"{s.profile}")
         lines += [f"  {key:<16}{value}" for key, value in _rows(s)]
@@ -128,7 +128,7 @@ def _plain(statuses: list[overview.ProfileStatus]) -> str:
     return "\n".join(for_display(line, multiline=False) for line in lines)
 
 
-def _rich(statuses: list[overview.ProfileStatus]) -> None:
+def _rich(statuses: list[overview.ProfileStatus], default: overview.DefaultProfile) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -137,6 +137,8 @@ def _rich(statuses: list[overview.ProfileStatus]) -> None:
         return escape(_shown(text))
 
     console = Console()
+    console.print(safe(default.describe()), highlight=False)
+    console.print()
     for s in statuses:
         table = Table(title=f"profile {safe(s.profile)}", show_header=False, title_justify="left")
         table.add_column(style="bold")
@@ -177,7 +179,12 @@ def _rich(statuses: list[overview.ProfileStatus]) -> None:
 
 def status(
     all_profiles: Annotated[bool, typer.Option("--all", help="Every profile.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="The stable JSON document.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="The JSON document of docs/status-json.md instead of the overview."
+        ),
+    ] = False,
     check: Annotated[
         bool,
         typer.Option("--check", help="Refresh the token and list the account's marketplaces."),
@@ -185,27 +192,46 @@ def status(
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """What is connected, for how long, and what needs attention."""
+    """What is connected, for how long, and what needs attention.
+
+    Exits 0 when all is well, else with the exit code of the worst problem, each shown
+    with the command that fixes it.
+
+    Examples:
+
+    \b
+        spconnect status                  # the default profile
+        spconnect status --all            # every profile
+        spconnect -p prod status --check  # ask Amazon: token refresh, marketplaces
+        spconnect status --all --json | jq '.problems'
+    """
     setup_verbose(verbose)
     ws = Workspace()
-    names = sorted(ws.config.profiles) if all_profiles else [profile]
-    if not names:
-        raise NotSetUp("no profile is logged in", "run `spconnect login`")
-    if not all_profiles and profile not in ws.config.profiles:
+    default = overview.default_profile_of(ws)
+    try:
+        names = sorted(ws.config.profiles) if all_profiles else [profile]
+        if not names:
+            raise NotSetUp("no profile is logged in", "run `spconnect login`")
+        if not all_profiles:
+            ws.config.profile(profile)  # exit 3, with a close name suggested
+    except NotSetUp as error:
         known = ", ".join(sorted(ws.config.profiles))
-        raise NotSetUp(
-            f"profile {profile!r} is not logged in"
-            + (f" (profiles: {known}; --all shows them)" if known else ""),
-            f"run `spconnect login -p {profile}`",
-        )
+        if known and not all_profiles:
+            error.message += f" (profiles: {known}; --all shows them)"
+        if as_json:
+            # Scripts get the document they parse, with the problem in it (issue 9).
+            failure = (None if all_profiles else profile, error)
+            empty = overview.to_json([], checked=check, default=default, failure=failure)
+            out(json.dumps(_safe_document(empty), indent=2) + "\n")
+        raise
     statuses = overview.overview(ws, names, check=check)
     if as_json:
-        document = _safe_document(overview.to_json(statuses, checked=check))
+        document = _safe_document(overview.to_json(statuses, checked=check, default=default))
         out(json.dumps(document, indent=2) + "\n")
     elif _rich_output():
-        _rich(statuses)
+        _rich(statuses, default)
     else:
-        out(_plain(statuses))
+        out(_plain(statuses, default))
     raise typer.Exit(overview.worst_exit_code(statuses))
 
 
@@ -213,10 +239,19 @@ def doctor(
     offline: Annotated[
         bool, typer.Option("--offline", help="Skip the only network check (clock skew).")
     ] = False,
-    profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Check why something cannot work on this machine, and say how to fix it."""
+    """Check why something cannot work on this machine, and say how to fix it.
+
+    Looks at the config, the keyring, the apps and their callback ports, and the clock.
+    Exits 0 when nothing blocks spconnect, else with the exit code of the worst check.
+
+    Examples:
+
+    \b
+        spconnect doctor             # every check, the clock against Amazon's included
+        spconnect doctor --offline   # no network at all
+    """
     setup_verbose(verbose)
     checks = doctor_checks.run_checks(offline=offline)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}

@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -331,6 +331,20 @@ class ProfileConfig:
         return self.selling_partner_id is None
 
 
+def unknown_profile(name: str, known: Iterable[str]) -> NotSetUp:
+    """The error for a profile that is not configured; a close name is suggested first,
+    as git does for a mistyped command (`-p defualt`: "did you mean 'default'?")."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return NotSetUp(
+            f"profile {name!r} is not logged in; did you mean {close[0]!r}?",
+            f"use `-p {close[0]}`; or, to log in a new profile, `spconnect login -p {name}`",
+        )
+    return NotSetUp(f"profile {name!r} is not logged in", f"run `spconnect login -p {name}`")
+
+
 def _tables(value: Any) -> dict[str, Any]:
     """``[apps.NAME]`` / ``[profiles.NAME]``: a table of tables, each checked in
     ``validate_config_data`` so that its problems carry their own location."""
@@ -375,10 +389,7 @@ class Config:
         try:
             return self.profiles[name]
         except KeyError:
-            raise NotSetUp(
-                f"profile {name!r} is not logged in",
-                f"run `spconnect login -p {name}`",
-            ) from None
+            raise unknown_profile(name, self.profiles) from None
 
     def profiles_of_app(self, app_name: str) -> list[str]:
         return sorted(p for p, prof in self.profiles.items() if prof.app == app_name)
