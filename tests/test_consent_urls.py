@@ -145,6 +145,7 @@ def test_central_override_is_the_only_allowed_origin(monkeypatch: pytest.MonkeyP
         "MD9000",
         "MD9999",
         "SPDC8143",
+        "MD9010",
         "CONSENT_LIMIT_REACHED",
     ],
 )
@@ -152,6 +153,7 @@ def test_every_consent_error_of_amazon_md_is_explained(code: str) -> None:
     known = consent.explain_consent_error(f"We're sorry. Error code: {code}.")
     assert known is not None and known.code == code
     assert known.cause and known.advice
+    assert code in consent.CONSENT_ERRORS  # a cause and fix of its own, not the fallback
 
 
 def test_text_without_a_code_is_not_explained() -> None:

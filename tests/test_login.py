@@ -519,13 +519,19 @@ def test_published_app_that_is_really_a_draft_shows_md1000_explained(
     app = emulator.state.register_app("demo", redirect_uris=[REDIRECT], draft=True)
     add_app(cli, app, "--published")
     login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
-    page = httpx.get(login.consent_url(), timeout=5)
+    error_page = login.consent_url()
+    page = httpx.get(error_page, timeout=5)
     assert page.status_code == 400 and "MD1000" in page.text
+    # The address bar of Amazon's error page shows the address spconnect built: no answer,
+    # no code. The prompt says so and asks for the code the page shows.
+    login.paste(error_page)
+    login.wait_for(lambda line: "Amazon's own page" in line)
     login.paste("Error code: MD1000")
-    login.close_stdin()
     result = login.finish()
     assert result.returncode == ExitCode.LOGIN_INCOMPLETE
-    assert "MD1000" in result.stderr and "--draft" in result.stderr
+    assert "no authorization code" not in result.stderr
+    assert "Amazon answered MD1000" in result.stderr and "--draft" in result.stderr
+    assert stored_token(cli) is None
 
 
 def test_vendor_login_goes_to_vendor_accounts(

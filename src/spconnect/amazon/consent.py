@@ -148,13 +148,35 @@ CONSENT_ERRORS = {
             "sign in as the account's primary user",
         ),
         ConsentError(
+            "MD9010",
+            "the developer has no MWS/SP-API developer id in the region of this Seller or "
+            "Vendor Central",
+            "register as a developer in that region (Developer Central), or authorize "
+            "through a marketplace of a region where you are registered",
+        ),
+        ConsentError(
             "CONSENT_LIMIT_REACHED",
-            "the app reached its authorization limit (25 until listed)",
-            "list the app or revoke unused authorizations",
+            "the app reached its authorization limit (an unlisted public app: 25 seller "
+            "authorizations; 10 self-authorizations)",
+            "list the app in the Appstore, or revoke authorizations that are no longer used",
         ),
     )
 }
 _ERROR_CODE = re.compile(r"\b(MD\d{4}|SPDC\d{4}|CONSENT_LIMIT_REACHED)\b")
+# Values Amazon or spconnect make at random (or that name things): a consent error code
+# found in them would be chance, not Amazon's answer.
+_OPAQUE_PARAMETERS = frozenset(
+    {
+        "state",
+        "amazon_state",
+        "spapi_oauth_code",
+        "mws_auth_token",
+        "selling_partner_id",
+        "application_id",
+        "redirect_uri",
+        "amazon_callback_uri",
+    }
+)
 
 
 def explain_consent_error(text: str) -> ConsentError | None:
@@ -169,3 +191,14 @@ def explain_consent_error(text: str) -> ConsentError | None:
             code, "an Amazon consent-page error", "see Amazon's authorization troubleshooting"
         ),
     )
+
+
+def consent_error_in(params: dict[str, str]) -> ConsentError | None:
+    """The consent error code an answer carries in any of its descriptive parameters
+    (``error``, ``error_description`` or another name), if any (amazon.md section 10)."""
+    for name, value in params.items():
+        if name not in _OPAQUE_PARAMETERS:
+            known = explain_consent_error(value)
+            if known:
+                return known
+    return None
