@@ -121,17 +121,24 @@ def relay_host(tmp_path: Path) -> Iterator[list[RelayHost]]:
 
 
 def setup_relay_app(
-    cli: Cli, emulator: Emulator, hosts: list[RelayHost], tmp_path: Path, *, login_uri: bool = False
-) -> tuple[int, RelayHost]:
+    cli: Cli,
+    emulator: Emulator,
+    hosts: list[RelayHost],
+    tmp_path: Path,
+    *,
+    login_uri: bool = False,
+    vendor: bool = False,
+) -> RelayHost:
     """Register an app whose Redirect (and Login) URI is the hosted relay page."""
     port = free_port()
     host = RelayHost("", tmp_path / "relay-host")
     hosts.append(host)
     redirect = f"{host.base}/spconnect/callback"
     login = f"{host.base}/spconnect/login" if login_uri else None
-    app = emulator.state.register_app("demo", redirect_uris=[redirect], login_uri=login)
+    kind = "vendor" if vendor else "seller"
+    app = emulator.state.register_app("demo", redirect_uris=[redirect], login_uri=login, kind=kind)
     extra = ["--callback-port", str(port)] + (["--login-uri", login] if login else [])
-    add_app(cli, app, *extra)
+    add_app(cli, app, *extra, *(["--vendor"] if vendor else []))
     # The page the developer would upload: `spconnect relay-page -o FILE`.
     target = tmp_path / "relay.html"
     cli.ok("relay-page", "-o", str(target))
@@ -177,6 +184,37 @@ def test_relay_mode(
     assert stored(cli) and stored(cli).startswith("Atzr|")  # type: ignore[union-attr]
     assert f"selling partner {account.selling_partner_id}" in result.stderr
     assert cli.ok("token").stdout.startswith("Atza|")
+
+
+def test_vendor_login(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    """Issue 9, item 1: a vendor app's login offers vendor accounts only, and Amazon's
+    answer names a vendor group (amzn1.vg.<digits>, amazon.md section 1), which is stored
+    with the marketplace whose Vendor Central the consent started at."""
+    setup_relay_app(cli, emulator, relay_host, tmp_path, vendor=True)
+    vendor = emulator.state.add_account("A Vendor", vendor=True, marketplace_ids=["A1F83G8C2ARO7P"])
+    assert vendor.selling_partner_id.startswith("amzn1.vg.")  # Amazon's vendor shape
+    emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "UK")
+    page.goto(start_address(login))
+    offered = page.locator("#account option").all_inner_texts()
+    assert offered == [f"A Vendor ({vendor.selling_partner_id})"]
+    page.click("#approve")
+    wait_for_text(page, "Authorization received")
+    assert f"for account {vendor.selling_partner_id}" in page.inner_text("main")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert f"selling partner {vendor.selling_partner_id}" in result.stderr
+    config = (cli.config_dir / "config.toml").read_text()
+    assert f'selling_partner_id = "{vendor.selling_partner_id}"' in config
+    assert 'marketplace = "A1F83G8C2ARO7P"' in config
+    assert stored(cli) and cli.ok("token").stdout.startswith("Atza|")
 
 
 def test_unreachable_spconnect_leaves_a_pasteable_address(

@@ -111,6 +111,25 @@ def test_absolute_callback_on_another_central_host_is_allowed() -> None:
 @pytest.mark.parametrize(
     "target",
     [
+        "https://vendorcentral.amazon.in/apps/authorize/confirm/x",
+        "https://www.vendorcentral.in/apps/authorize/confirm/x",  # amazon.md section 11
+    ],
+)
+def test_both_india_vendor_central_hosts_are_hop_targets(target: str) -> None:
+    url = continuation(target, base="https://vendorcentral.amazon.in")
+    assert url.startswith(target + "?amazon_state=amz&")
+
+
+def test_a_relative_hop_of_a_vendor_login_stays_on_its_vendor_central() -> None:
+    url = continuation("/apps/authorize/confirm/x", base="https://vendorcentral.amazon.co.uk")
+    assert url.startswith("https://vendorcentral.amazon.co.uk/apps/authorize/confirm/x?")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://vendorcentral.in/apps/authorize/confirm/x",
+        "https://www.vendorcentral.in.evil.example/x",
         "http://sellercentral.amazon.com/apps/authorize/confirm/x",
         "https://evil.example.com/apps/authorize/confirm/x",
         "//evil.example.com/x",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from spconnect.amazon.ids import check_selling_partner_id
 from spconnect.emulator import Emulator
 
 REDIRECT = "https://you.example.com/cb"
@@ -121,3 +123,22 @@ def test_auto_approve_skips_the_page(emulator: Emulator) -> None:
         emulator, application_id=app.app_id, state="s", version="beta", redirect_uri=REDIRECT
     )
     assert answer.status_code == 302 and "spapi_oauth_code=" in answer.headers["location"]
+
+
+def test_vendor_accounts_are_vendor_groups(emulator: Emulator) -> None:
+    """amazon.md section 1: vendors' selling partner ids are amzn1.vg.<digits>."""
+    vendors = [emulator.state.add_account(f"Vendor {n}", vendor=True) for n in range(20)]
+    seller = emulator.state.add_account("Shop A")
+    for vendor in vendors:
+        assert re.fullmatch(r"amzn1\.vg\.[0-9]+", vendor.selling_partner_id)
+        assert check_selling_partner_id(vendor.selling_partner_id)
+    assert len({v.selling_partner_id for v in vendors}) == len(vendors)
+    assert re.fullmatch(r"[A-Z0-9]{8,20}", seller.selling_partner_id)
+
+
+def test_vendor_app_consent_offers_vendor_groups_only(emulator: Emulator) -> None:
+    app = emulator.state.register_app(redirect_uris=[REDIRECT], draft=False, kind="vendor")
+    vendor = emulator.state.add_account("A Vendor", vendor=True)
+    emulator.state.add_account("Shop A")
+    page = consent(emulator, application_id=app.app_id, state="53682.s", redirect_uri=REDIRECT)
+    assert vendor.selling_partner_id in page.text and "Shop A" not in page.text

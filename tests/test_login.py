@@ -541,9 +541,27 @@ def test_vendor_login_goes_to_vendor_accounts(
     port = free_port()
     add_app(cli, app, "--vendor", "--callback-port", str(port), name="vend")
     vendor = emulator.state.add_account("A Vendor", vendor=True)
+    assert vendor.selling_partner_id.startswith("amzn1.vg.")
     login = login_via_relay(cli, emulator, port, vendor)
     assert login.finish().returncode == 0
     assert profile_of(cli)["selling_partner_id"] == vendor.selling_partner_id
+    assert stored_token(cli) is not None
+
+
+def test_vendor_login_through_a_region_is_refused_naming_the_marketplaces(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    """amazon.md section 11: vendor consent starts at the marketplace's own Vendor
+    Central; a region names none. Refused before anything listens or is stored."""
+    app = emulator.state.register_app("vend", redirect_uris=[REDIRECT], kind="vendor")
+    port = free_port()
+    add_app(cli, app, "--vendor", "--callback-port", str(port), name="vend")
+    result = cli.run("login", "--no-browser", "--marketplace", "eu")
+    assert result.returncode == ExitCode.USAGE, result.output
+    assert "own Vendor Central" in result.stderr and "UK" in result.stderr
+    assert "/apps/authorize/consent" not in result.stderr
+    assert emulator.count("consent_page") == 0 and profile_of(cli) == {}
+    assert cli.run("login", "--vendor", "--no-browser", "--marketplace", "na").returncode == 2
 
 
 def test_relay_page_command(cli: Cli, port: int) -> None:

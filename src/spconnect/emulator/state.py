@@ -149,7 +149,14 @@ class EmulatorState:
         selling_partner_id: str | None = None,
         vendor: bool = False,
     ) -> Account:
-        sp_id = selling_partner_id or "A" + secrets.token_hex(7).upper()[:13]
+        # amazon.md section 1: sellers' ids are upper-case alphanumerics (A3FHEXAMPLEYWS);
+        # vendors' are vendor groups, amzn1.vg.<digits>.
+        if selling_partner_id is not None:
+            sp_id = selling_partner_id
+        elif vendor:
+            sp_id = f"amzn1.vg.{secrets.randbelow(9 * 10**9) + 10**9}"
+        else:
+            sp_id = "A" + secrets.token_hex(7).upper()[:13]
         account = Account(
             selling_partner_id=sp_id,
             name=name,
