@@ -527,10 +527,11 @@ def test_published_app_that_is_really_a_draft_shows_md1000_explained(
     login.paste(error_page)
     login.wait_for(lambda line: "Amazon's own page" in line)
     login.paste("Error code: MD1000")
+    login.wait_for(lambda line: "Amazon's MD1000" in line and "--draft" in line)
+    login.close_stdin()
     result = login.finish()
     assert result.returncode == ExitCode.LOGIN_INCOMPLETE
     assert "no authorization code" not in result.stderr
-    assert "Amazon answered MD1000" in result.stderr and "--draft" in result.stderr
     assert stored_token(cli) is None
 
 

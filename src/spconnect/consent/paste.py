@@ -20,7 +20,6 @@ from spconnect.consent.answers import (
     Foreign,
     Hop,
     Refused,
-    consent_error_refusal,
     interpret,
 )
 from spconnect.consent.listener import ListenerEvent
@@ -97,8 +96,14 @@ def read_paste(text: str, expected: ExpectedAnswer) -> PasteReply:
     if params is None:
         known = explain_consent_error(text)
         if known:
-            # The code from Amazon's error page: this consent cannot succeed as it is.
-            return PasteReply(consent_error_refusal(known))
+            # The code (or text) of Amazon's error page: its cause and fix (amazon.md
+            # section 10); not an address, so the prompt asks again (design, "Command
+            # contract").
+            return PasteReply(
+                None,
+                f"Amazon's {known.code}: {known.cause}. Fix: {known.advice}; then run the "
+                "login again.",
+            )
         return PasteReply(None, UNREADABLE)
     if consent_error_in(params) is None and is_amazons_own_page(params):
         return PasteReply(None, AMAZON_PAGE)
