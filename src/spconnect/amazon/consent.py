@@ -58,18 +58,10 @@ def login_uri_continuation(
     draft: bool,
     consent_base: str,
 ) -> str:
-    """Where the Login-URI hop sends the browser next (amazon.md section 3).
-
-    ``amazon_callback_uri`` has been seen relative: it is resolved against the consent
-    host. The target must be https on a Seller/Vendor Central host from the catalogue, or
-    on the ``SPCONNECT_CENTRAL_URL`` origin when set: never an open redirect.
-    """
-    target = urljoin(consent_base.rstrip("/") + "/", amazon_callback_uri)
-    # The result goes into a Location header: control characters (CR, LF) and non-ASCII
-    # are percent-encoded, so it stays one header line (no response splitting) and one
-    # URL; existing escapes ('%') and the URL's own delimiters are kept as they are.
-    target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
-    check_central_target(target, consent_base)
+    """Where the Login-URI hop sends the browser next (amazon.md section 3): the checked
+    ``amazon_callback_uri`` (see ``callback_target``) with ``amazon_state`` unchanged, our
+    ``state``, our ``redirect_uri`` and ``version=beta`` for drafts."""
+    target = callback_target(amazon_callback_uri, consent_base)
     query = {"amazon_state": amazon_state, "state": state, "redirect_uri": redirect_uri}
     if draft:
         query["version"] = "beta"
@@ -77,26 +69,50 @@ def login_uri_continuation(
     return f"{target}{separator}{urlencode(query)}"
 
 
+def callback_target(amazon_callback_uri: str, consent_base: str) -> str:
+    """The address ``amazon_callback_uri`` names, resolved and checked.
+
+    It has been seen relative: it is resolved against the consent host. The target must
+    be https on a Seller/Vendor Central host from the catalogue, or on the
+    ``SPCONNECT_CENTRAL_URL`` origin when set: never an open redirect. Raises
+    UnsafeRedirect (or urllib's ValueError for an address it cannot read).
+    """
+    target = urljoin(consent_base.rstrip("/") + "/", amazon_callback_uri)
+    # The result goes into a Location header: control characters (CR, LF) and non-ASCII
+    # are percent-encoded, so it stays one header line (no response splitting) and one
+    # URL; existing escapes ('%') and the URL's own delimiters are kept as they are.
+    target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
+    check_central_target(target, consent_base)
+    return target
+
+
 class UnsafeRedirect(ValueError):
     """The Login-URI hop pointed somewhere that is not Amazon's Central."""
+
+    def __init__(self, target: str, why: str) -> None:
+        super().__init__(f"refusing to forward to {target!r}: {why}")
+        self.why = why  # without the whole target: short enough for any message
 
 
 def check_central_target(target: str, consent_base: str) -> None:
     import os
 
     parts = urlsplit(target)
+    origin = f"{parts.scheme}://{parts.netloc}"[:100]
     override = os.environ.get("SPCONNECT_CENTRAL_URL")
     if override:
         allowed = urlsplit(override)
         if (parts.scheme, parts.netloc) == (allowed.scheme, allowed.netloc):
             return
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: not on {override}")
+        raise UnsafeRedirect(target, f"points to {origin!r}, not to {override}")
     if parts.scheme != "https" or parts.hostname is None:
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: not https")
+        raise UnsafeRedirect(target, f"points to {origin!r}, which is not https")
     if parts.port not in (None, 443) or parts.username or parts.password:
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: unexpected port or user")
+        raise UnsafeRedirect(target, f"points to {origin!r}, with an unexpected port or user")
     if parts.hostname not in central_hosts():
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: not a Seller/Vendor Central")
+        raise UnsafeRedirect(
+            target, f"points to {origin!r}, which is not a Seller or Vendor Central"
+        )
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
                     amazon_state=params["amazon_state"],
                     state=expected.state,
                     redirect_uri=expected.redirect_uri,
-                    draft=expected.draft,
+                    # Amazon marks a draft's flow with version=beta on the hop, and the
+                    # continuation must carry it on (amazon.md section 3).
+                    draft=expected.draft or params.get("version") == "beta",
                     consent_base=expected.consent_base,
                 )
             )
