@@ -121,17 +121,24 @@ def relay_host(tmp_path: Path) -> Iterator[list[RelayHost]]:
 
 
 def setup_relay_app(
-    cli: Cli, emulator: Emulator, hosts: list[RelayHost], tmp_path: Path, *, login_uri: bool = False
-) -> tuple[int, RelayHost]:
+    cli: Cli,
+    emulator: Emulator,
+    hosts: list[RelayHost],
+    tmp_path: Path,
+    *,
+    login_uri: bool = False,
+    vendor: bool = False,
+) -> RelayHost:
     """Register an app whose Redirect (and Login) URI is the hosted relay page."""
     port = free_port()
     host = RelayHost("", tmp_path / "relay-host")
     hosts.append(host)
     redirect = f"{host.base}/spconnect/callback"
     login = f"{host.base}/spconnect/login" if login_uri else None
-    app = emulator.state.register_app("demo", redirect_uris=[redirect], login_uri=login)
+    kind = "vendor" if vendor else "seller"
+    app = emulator.state.register_app("demo", redirect_uris=[redirect], login_uri=login, kind=kind)
     extra = ["--callback-port", str(port)] + (["--login-uri", login] if login else [])
-    add_app(cli, app, *extra)
+    add_app(cli, app, *extra, *(["--vendor"] if vendor else []))
     # The page the developer would upload: `spconnect relay-page -o FILE`.
     target = tmp_path / "relay.html"
     cli.ok("relay-page", "-o", str(target))
@@ -177,6 +184,37 @@ def test_relay_mode(
     assert stored(cli) and stored(cli).startswith("Atzr|")  # type: ignore[union-attr]
     assert f"selling partner {account.selling_partner_id}" in result.stderr
     assert cli.ok("token").stdout.startswith("Atza|")
+
+
+def test_vendor_login(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    """Issue 9, item 1: a vendor app's login offers vendor accounts only, and Amazon's
+    answer names a vendor group (amzn1.vg.<digits>, amazon.md section 1), which is stored
+    with the marketplace whose Vendor Central the consent started at."""
+    setup_relay_app(cli, emulator, relay_host, tmp_path, vendor=True)
+    vendor = emulator.state.add_account("A Vendor", vendor=True, marketplace_ids=["A1F83G8C2ARO7P"])
+    assert vendor.selling_partner_id.startswith("amzn1.vg.")  # Amazon's vendor shape
+    emulator.state.add_account("Shop A")
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "UK")
+    page.goto(start_address(login))
+    offered = page.locator("#account option").all_inner_texts()
+    assert offered == [f"A Vendor ({vendor.selling_partner_id})"]
+    page.click("#approve")
+    wait_for_text(page, "Authorization received")
+    assert f"for account {vendor.selling_partner_id}" in page.inner_text("main")
+    result = login.finish()
+    assert result.returncode == 0, result.stderr
+    assert f"selling partner {vendor.selling_partner_id}" in result.stderr
+    config = (cli.config_dir / "config.toml").read_text()
+    assert f'selling_partner_id = "{vendor.selling_partner_id}"' in config
+    assert 'marketplace = "A1F83G8C2ARO7P"' in config
+    assert stored(cli) and cli.ok("token").stdout.startswith("Atza|")
 
 
 def test_unreachable_spconnect_leaves_a_pasteable_address(
@@ -267,7 +305,14 @@ def test_login_uri_hop(
     hop = f"http://127.0.0.1:{port}/callback?amazon_callback_uri="
     answered: list[int] = []
     page.on("response", lambda r: answered.append(r.status) if r.url.startswith(hop) else None)
-    approve(page, start, account)
+    page.goto(start)
+    # The relay page does not forward the hop by itself (issue 9, item 3): the person
+    # continues to the login waiting on this computer with a click.
+    wait_for_text(page, "Amazon sent you here to connect an account")
+    assert answered == []
+    page.click("#continue")
+    page.select_option("#account", account.selling_partner_id)
+    page.click("#approve")
     wait_for_text(page, "Authorization received")
     assert answered == [302]  # the browser's hop, carrying the start address's cookie
     result = login.finish()
@@ -318,6 +363,8 @@ def test_a_browser_that_did_not_start_the_login_pastes_the_hop(
     account = emulator.state.add_account("Shop A")
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
     page.goto(printed_consent_url(login))
+    wait_for_text(page, "Amazon sent you here to connect an account")
+    page.click("#continue")
     wait_for_text(page, "spconnect will not continue this login in this browser")
     refused = page.url
     assert refused.startswith(f"http://127.0.0.1:{port}/callback?amazon_callback_uri=")
@@ -330,6 +377,54 @@ def test_a_browser_that_did_not_start_the_login_pastes_the_hop(
     result = login.finish()
     assert result.returncode == 0, result.stderr
     assert stored(cli)
+
+
+def test_re_authorize_with_no_login_waiting_ends_with_a_renewed_profile(
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    page: Any,
+    relay_host: list[RelayHost],
+    tmp_path: Path,
+) -> None:
+    """Issue 9, item 3: Seller Central's Re-Authorize (the yearly renewal) sends the browser
+    to the Login URI while no spconnect login waits. The relay page forwards nothing and
+    shows the command; `reauth --from-url` continues Amazon's flow with a state of its
+    own, and the browser that opens its start address brings the answer back."""
+    host = setup_relay_app(cli, emulator, relay_host, tmp_path)
+    account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
+    first = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
+    approve(page, start_address(first), account)
+    wait_for_text(page, "Authorization received")
+    assert first.finish().returncode == 0
+    old = stored(cli)
+    # The developer registers the relay page as the Login URI as well (relay-page.md).
+    next(iter(emulator.state.apps.values())).login_uri = f"{host.base}/spconnect/login"
+
+    loopback: list[str] = []
+    listener = f"http://127.0.0.1:{host.callback_port}/"
+    page.on("request", lambda r: loopback.append(r.url) if r.url.startswith(listener) else None)
+    page.goto(f"{emulator.url}/apps/manage")
+    page.click(f"form[data-account='{account.selling_partner_id}'] button")
+    wait_for_text(page, "Amazon sent you here to connect an account")
+    assert page.url.startswith(f"{host.base}/spconnect/login?amazon_callback_uri=")
+    assert loopback == []  # nothing was sent towards a listener that is not there
+    landed = page.input_value("#address")
+    assert page.input_value("#reauth-command") == (
+        f"spconnect reauth -p PROFILE --from-url '{landed}'"
+    )
+
+    reauth = LoginProcess(cli, "reauth", "--no-browser", "--from-url", landed)
+    start = reauth.wait_for(lambda line: "spconnect_start=" in line)
+    approve(page, start, account)  # what `reauth` opens a browser at
+    wait_for_text(page, "Authorization received")
+    result = reauth.finish()
+    assert result.returncode == 0, result.stderr
+    assert "renewal of profile 'default'" in result.stderr
+    assert f"selling partner {account.selling_partner_id}" in result.stderr
+    assert stored(cli) not in (None, old)
+    assert cli.ok("token", "--force-refresh").stdout.startswith("Atza|")
 
 
 def test_deny(

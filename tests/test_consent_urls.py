@@ -111,6 +111,25 @@ def test_absolute_callback_on_another_central_host_is_allowed() -> None:
 @pytest.mark.parametrize(
     "target",
     [
+        "https://vendorcentral.amazon.in/apps/authorize/confirm/x",
+        "https://www.vendorcentral.in/apps/authorize/confirm/x",  # amazon.md section 11
+    ],
+)
+def test_both_india_vendor_central_hosts_are_hop_targets(target: str) -> None:
+    url = continuation(target, base="https://vendorcentral.amazon.in")
+    assert url.startswith(target + "?amazon_state=amz&")
+
+
+def test_a_relative_hop_of_a_vendor_login_stays_on_its_vendor_central() -> None:
+    url = continuation("/apps/authorize/confirm/x", base="https://vendorcentral.amazon.co.uk")
+    assert url.startswith("https://vendorcentral.amazon.co.uk/apps/authorize/confirm/x?")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://vendorcentral.in/apps/authorize/confirm/x",
+        "https://www.vendorcentral.in.evil.example/x",
         "http://sellercentral.amazon.com/apps/authorize/confirm/x",
         "https://evil.example.com/apps/authorize/confirm/x",
         "//evil.example.com/x",
@@ -145,6 +164,7 @@ def test_central_override_is_the_only_allowed_origin(monkeypatch: pytest.MonkeyP
         "MD9000",
         "MD9999",
         "SPDC8143",
+        "MD9010",
         "CONSENT_LIMIT_REACHED",
     ],
 )
@@ -152,6 +172,7 @@ def test_every_consent_error_of_amazon_md_is_explained(code: str) -> None:
     known = consent.explain_consent_error(f"We're sorry. Error code: {code}.")
     assert known is not None and known.code == code
     assert known.cause and known.advice
+    assert code in consent.CONSENT_ERRORS  # a cause and fix of its own, not the fallback
 
 
 def test_text_without_a_code_is_not_explained() -> None:

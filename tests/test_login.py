@@ -19,7 +19,7 @@ from spconnect.consent.listener import port_is_free
 from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
-from tests.conftest import Cli, LoginProcess, add_app, amazon_redirect, free_port
+from tests.conftest import Cli, LoginProcess, Result, add_app, amazon_redirect, free_port
 from tests.consent_helpers import printed_consent_url, start_address
 
 pytestmark = pytest.mark.keyring
@@ -519,13 +519,20 @@ def test_published_app_that_is_really_a_draft_shows_md1000_explained(
     app = emulator.state.register_app("demo", redirect_uris=[REDIRECT], draft=True)
     add_app(cli, app, "--published")
     login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
-    page = httpx.get(login.consent_url(), timeout=5)
+    error_page = login.consent_url()
+    page = httpx.get(error_page, timeout=5)
     assert page.status_code == 400 and "MD1000" in page.text
+    # The address bar of Amazon's error page shows the address spconnect built: no answer,
+    # no code. The prompt says so and asks for the code the page shows.
+    login.paste(error_page)
+    login.wait_for(lambda line: "Amazon's own page" in line)
     login.paste("Error code: MD1000")
+    login.wait_for(lambda line: "Amazon's MD1000" in line and "--draft" in line)
     login.close_stdin()
     result = login.finish()
     assert result.returncode == ExitCode.LOGIN_INCOMPLETE
-    assert "MD1000" in result.stderr and "--draft" in result.stderr
+    assert "no authorization code" not in result.stderr
+    assert stored_token(cli) is None
 
 
 def test_vendor_login_goes_to_vendor_accounts(
@@ -535,9 +542,27 @@ def test_vendor_login_goes_to_vendor_accounts(
     port = free_port()
     add_app(cli, app, "--vendor", "--callback-port", str(port), name="vend")
     vendor = emulator.state.add_account("A Vendor", vendor=True)
+    assert vendor.selling_partner_id.startswith("amzn1.vg.")
     login = login_via_relay(cli, emulator, port, vendor)
     assert login.finish().returncode == 0
     assert profile_of(cli)["selling_partner_id"] == vendor.selling_partner_id
+    assert stored_token(cli) is not None
+
+
+def test_vendor_login_through_a_region_is_refused_naming_the_marketplaces(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    """amazon.md section 11: vendor consent starts at the marketplace's own Vendor
+    Central; a region names none. Refused before anything listens or is stored."""
+    app = emulator.state.register_app("vend", redirect_uris=[REDIRECT], kind="vendor")
+    port = free_port()
+    add_app(cli, app, "--vendor", "--callback-port", str(port), name="vend")
+    result = cli.run("login", "--no-browser", "--marketplace", "eu")
+    assert result.returncode == ExitCode.USAGE, result.output
+    assert "own Vendor Central" in result.stderr and "UK" in result.stderr
+    assert "/apps/authorize/consent" not in result.stderr
+    assert emulator.count("consent_page") == 0 and profile_of(cli) == {}
+    assert cli.run("login", "--vendor", "--no-browser", "--marketplace", "na").returncode == 2
 
 
 def test_relay_page_command(cli: Cli, port: int) -> None:
@@ -547,3 +572,174 @@ def test_relay_page_command(cli: Cli, port: int) -> None:
     result = cli.ok("relay-page", "--app", "demo", "-o", str(target))
     assert target.read_text() == out
     assert REDIRECT in result.stderr and "Login URI" in result.stderr
+
+
+# -- flows Amazon starts (issue 9, item 3) ------------------------------------------------
+
+LOGIN_URI = "https://you.example.com/spconnect/login"
+
+
+def amazon_starts(emulator: Emulator, path: str, **form: str) -> str:
+    """Play the seller's click on Authorize now (Appstore) or Re-Authorize (Manage Your
+    Apps): the Login-URI address Amazon sends the browser to, with no login waiting."""
+    response = httpx.post(f"{emulator.url}{path}", data=form, timeout=5)
+    assert response.status_code == 302, response.text
+    landed = str(response.headers["location"])
+    assert landed.startswith(LOGIN_URI + "?amazon_callback_uri=")
+    return landed
+
+
+def continuation_of(login: LoginProcess, emulator: Emulator) -> str:
+    return login.wait_for(lambda line: line.startswith(f"{emulator.url}/apps/authorize/confirm/"))
+
+
+def login_from_amazon(
+    cli: Cli, emulator: Emulator, port: int, account: Account, *args: str
+) -> Result:
+    """Authorize now in the Appstore, then `spconnect login --from-url` in listener mode,
+    the browser (httpx, with its cookies) opening the start address the login printed."""
+    app = next(iter(emulator.state.apps.values()))
+    landed = amazon_starts(emulator, "/apps/appstore/authorize", application_id=app.app_id)
+    login = LoginProcess(
+        cli, "login", "--no-browser", "--marketplace", "US", "--from-url", landed, *args
+    )
+    start = login.wait_for(lambda line: "spconnect_start=" in line)
+    continuation = continuation_of(login, emulator)
+    sent = dict(httpx.URL(landed).params)
+    query = dict(httpx.URL(continuation).params)
+    assert query["amazon_state"] == sent["amazon_state"]  # unchanged (amazon.md section 3)
+    assert query["state"].startswith(f"{port}.") and query["redirect_uri"] == REDIRECT
+    assert query["version"] == "beta"  # a draft app
+    assert query["state"] not in " ".join(login.args)  # a fresh state, never in argv
+    emulator.state.auto_approve = account.selling_partner_id
+    with httpx.Client(timeout=5) as browser:
+        onwards = browser.get(start)
+        assert onwards.status_code == 302 and onwards.headers["location"] == continuation
+        to_redirect = browser.get(continuation).headers["location"]
+    emulator.state.auto_approve = None
+    assert relay(to_redirect, port).status_code == 200
+    return login.finish()
+
+
+def test_login_from_url_continues_a_flow_amazon_started(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    account = emulator.state.add_account("Shop A")
+    result = login_from_amazon(cli, emulator, hop_port, account)
+    assert result.returncode == 0, result.stderr
+    assert "Continuing the flow Amazon started" in result.stderr
+    assert profile_of(cli)["selling_partner_id"] == account.selling_partner_id
+    assert stored_token(cli) is not None and cli.ok("token").stdout.startswith("Atza|")
+    assert emulator.count("authorization_code") == 1
+
+
+def test_reauth_from_url_by_paste_renews_the_profile(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    """Re-Authorize in Manage Your Apps with no login waiting; `reauth --paste
+    --from-url` continues it: no listener, the answer pasted, the refresh token replaced."""
+    account = emulator.state.add_account("Shop A")
+    emulator.state.add_account("Shop B")
+    assert login_from_amazon(cli, emulator, hop_port, account).returncode == 0
+    old = stored_token(cli)
+    app = next(iter(emulator.state.apps.values()))
+    landed = amazon_starts(
+        emulator,
+        "/apps/manage/reauthorize",
+        application_id=app.app_id,
+        selling_partner_id=account.selling_partner_id,
+    )
+    reauth = LoginProcess(cli, "reauth", "--paste", "--no-browser", "--from-url", landed)
+    continuation = continuation_of(reauth, emulator)
+    assert "spconnect_start=" not in "".join(reauth.stderr_lines)  # paste mode: no listener
+    # The seller approves (the consent page offers the renewed account only).
+    page = httpx.get(continuation, timeout=5)
+    assert page.status_code == 200 and "Shop B" not in page.text
+    answer = httpx.post(
+        f"{emulator.url}/apps/authorize/decide",
+        data={
+            "application_id": app.app_id,
+            "state": dict(httpx.URL(continuation).params)["state"],
+            "redirect_uri": REDIRECT,
+            "selling_partner_id": account.selling_partner_id,
+            "decision": "approve",
+        },
+        timeout=5,
+    )
+    reauth.paste(answer.headers["location"])
+    result = reauth.finish()
+    assert result.returncode == 0, result.stderr
+    assert "renewal of profile 'default'" in result.stderr
+    assert stored_token(cli) not in (None, old)
+    assert cli.ok("token", "--force-refresh").stdout.startswith("Atza|")
+
+
+def test_reauth_from_url_of_another_account_is_refused_before_anything_starts(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    mine = emulator.state.add_account("Shop A")
+    other = emulator.state.add_account("Shop B")
+    assert login_from_amazon(cli, emulator, hop_port, mine).returncode == 0
+    old = stored_token(cli)
+    app = next(iter(emulator.state.apps.values()))
+    emulator.state.self_authorize(app.client_id, other.selling_partner_id)
+    landed = amazon_starts(
+        emulator,
+        "/apps/manage/reauthorize",
+        application_id=app.app_id,
+        selling_partner_id=other.selling_partner_id,
+    )
+    result = cli.run("reauth", "--no-browser", "--from-url", landed)
+    assert result.returncode == ExitCode.USAGE, result.output
+    assert f"renews selling partner {other.selling_partner_id}" in result.stderr
+    assert f"belongs to {mine.selling_partner_id}" in result.stderr
+    assert "spconnect login -p NAME --from-url" in result.stderr
+    assert "Listening" not in result.stderr and port_is_free(hop_port)
+    assert stored_token(cli) == old
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            f"{LOGIN_URI}?amazon_callback_uri=https%3A%2F%2Fevil.example%2Fapps&amazon_state=S",
+            "will not continue that address",
+        ),
+        (f"{LOGIN_URI}?amazon_callback_uri=%2F%2Fevil.example%2Fx&amazon_state=S", "evil.example"),
+        (f"{REDIRECT}?state=53682.abc&spapi_oauth_code=ANx", "Amazon's answer"),
+        ("x" * 100_000, "characters long"),
+    ],
+)
+def test_from_url_refuses_what_does_not_continue_to_amazon(
+    cli: Cli, emulator: Emulator, hop_port: int, given: str, said: str
+) -> None:
+    """--from-url is hostile input (it comes from a page anyone can link to): exit 2 with
+    the reason, before anything listens, visits Amazon or is stored; never a redirect."""
+    result = cli.run("login", "--no-browser", "--marketplace", "US", "--from-url", given)
+    assert result.returncode == ExitCode.USAGE, result.output
+    assert said in result.stderr and "Traceback" not in result.output
+    assert "Listening" not in result.stderr and "/apps/authorize/" not in result.stderr
+    assert emulator.count("consent_page") == 0 and profile_of(cli) == {}
+
+
+def test_from_url_picks_the_app_of_the_address_and_refuses_another(
+    cli: Cli, emulator: Emulator, hop_port: int
+) -> None:
+    other = emulator.state.register_app("other", redirect_uris=[REDIRECT], login_uri=LOGIN_URI)
+    add_app(cli, other, "--callback-port", str(free_port()), name="other")
+    landed = amazon_starts(emulator, "/apps/appstore/authorize", application_id=other.app_id)
+    wrong = cli.run("login", "--app", "demo", "--marketplace", "US", "--from-url", landed)
+    assert wrong.returncode == ExitCode.USAGE
+    assert other.app_id in wrong.stderr and "--app other" in wrong.stderr
+    # Without --app, two apps are no longer ambiguous: the address names its application.
+    login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US", "--from-url", landed)
+    assert "app 'other'" in login.wait_for(lambda line: "Continuing the flow" in line)
+    login.process.terminate()
+    login.finish()
+
+
+def test_from_url_and_a_self_authorized_token_do_not_mix(cli: Cli, hop_port: int) -> None:
+    result = cli.run(
+        "login", "--refresh-token-stdin", "--from-url", f"{LOGIN_URI}?a=b", input="Atzr|x\n"
+    )
+    assert result.returncode == ExitCode.USAGE and "--from-url" in result.stderr

@@ -110,8 +110,56 @@ def test_overrides_replace_central_and_endpoint(monkeypatch: pytest.MonkeyPatch)
     assert spapi_endpoint("fe") == "http://127.0.0.1:8"
 
 
+# amazon.md section 11: hosts Amazon's sources disagree on; both are accepted as redirect
+# targets, consent goes to the one of the section 4 table.
+SECTION_11_HOSTS = {"IN": ("https://vendorcentral.amazon.in", "https://www.vendorcentral.in")}
+
+
 def test_central_hosts_cover_every_seller_and_vendor_host() -> None:
     hosts = marketplaces.central_hosts()
     assert "sellercentral-europe.amazon.com" in hosts
     assert "vendorcentral.amazon.me" in hosts
-    assert len(hosts) == len({h for row in AMAZON_MD_ROWS for h in row[3:] if h})
+    table = {h for row in AMAZON_MD_ROWS for h in row[3:] if h}
+    also = {h for pair in SECTION_11_HOSTS.values() for h in pair}
+    assert {f"https://{h}" for h in hosts} == table | also
+
+
+def test_india_vendor_central_accepts_both_hosts_and_consent_uses_the_table_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SPCONNECT_CENTRAL_URL", raising=False)
+    india = marketplaces.resolve_marketplace("IN")
+    table_host, other_host = SECTION_11_HOSTS["IN"]
+    assert marketplaces.central_url(india, vendor=True) == table_host
+    assert india.vendor_central_also == (other_host,)
+    assert "www.vendorcentral.in" in marketplaces.central_hosts()
+    assert "vendorcentral.in" not in marketplaces.central_hosts()
+
+
+@pytest.mark.parametrize("region", ["na", "eu", "fe"])
+def test_vendor_consent_needs_a_marketplace_not_a_region(
+    region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """amazon.md section 11: vendor consent starts at the marketplace's own Vendor Central
+    (a vendor group's access follows the account that signs in): a region names none."""
+    monkeypatch.delenv("SPCONNECT_CENTRAL_URL", raising=False)
+    by_region = marketplaces.resolve_marketplace(region)
+    assert marketplaces.central_url(by_region)  # sellers: the region's default is fine
+    with pytest.raises(UsageError, match="own Vendor Central") as info:
+        marketplaces.central_url(by_region, vendor=True)
+    assert "--marketplace" in str(info.value.hint)
+    same_by_code = marketplaces.resolve_marketplace(by_region.code)
+    assert same_by_code == by_region  # the same row, however it was named
+    assert marketplaces.central_url(same_by_code, vendor=True) == same_by_code.vendor_central
+    # The emulator's override takes the same path: the refusal does not depend on it.
+    monkeypatch.setenv("SPCONNECT_CENTRAL_URL", "http://127.0.0.1:9")
+    with pytest.raises(UsageError, match="own Vendor Central"):
+        marketplaces.central_url(by_region, vendor=True)
+
+
+def test_unknown_vendor_central_is_refused_under_the_override_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPCONNECT_CENTRAL_URL", "http://127.0.0.1:9")
+    with pytest.raises(UsageError, match="no Vendor Central URL"):
+        marketplaces.central_url(marketplaces.resolve_marketplace("IE"), vendor=True)

@@ -57,13 +57,59 @@ def test_hop_address_says_what_to_open_next() -> None:
     )
 
 
-def test_pasted_consent_error_is_explained() -> None:
+def test_pasted_consent_error_is_diagnosed_with_its_fix() -> None:
+    """The text of Amazon's error page names the code: the cause and the fix of amazon.md
+    section 10, as the browser's failure page gives them; not an address, so the prompt
+    asks again (design, "Command contract")."""
     reply = read_paste(
         "We're sorry. An error occurred when we tried to process your request. Error code: MD1000",
         EXPECTED,
     )
-    assert reply.verdict is None and "MD1000" in str(reply.message)
-    assert "version=beta" in str(reply.message)
+    assert reply.verdict is None
+    message = str(reply.message)
+    assert "Amazon's MD1000" in message and "version=beta" in message
+    assert "Fix: mark the app as draft (`app add --draft`)" in message
+
+
+def test_md9010_is_diagnosed() -> None:
+    message = str(read_paste("Error code: MD9010", EXPECTED).message)
+    assert "MD9010" in message and "developer id" in message
+    assert "register as a developer in that region" in message
+
+
+# Amazon shows its consent errors (MD1000 and friends) on the consent or confirm page
+# itself: the address bar keeps the address spconnect built, state included, and the code
+# is only on the page (selling-partner-api-docs #191, #262, #1489).
+ERROR_PAGE_ADDRESSES = [
+    "https://sellercentral.amazon.com/apps/authorize/consent?application_id="
+    f"amzn1.sp.solution.8a2c4b1e-1234-4cde-9f00-0123456789ab&state={STATE}&version=beta"
+    "&redirect_uri=https%3A%2F%2Fyou.example.com%2Fcb",
+    "https://sellercentral.amazon.com/apps/authorize/confirm/amzn1.sp.solution.x?"
+    f"amazon_state=AMZ&state={STATE}&redirect_uri=https%3A%2F%2Fyou.example.com%2Fcb",
+]
+
+
+@pytest.mark.parametrize("pasted", ERROR_PAGE_ADDRESSES)
+def test_pasted_address_of_amazons_own_page_asks_for_the_code_it_shows(pasted: str) -> None:
+    reply = read_paste(pasted, EXPECTED)
+    assert reply.verdict is None  # not an answer: the login keeps waiting
+    message = str(reply.message)
+    assert "no authorization code" not in message
+    assert "Amazon's own page" in message and "error code" in message
+
+
+def test_an_error_code_in_the_answers_parameters_is_diagnosed() -> None:
+    reply = read_paste(
+        f"https://you.example.com/cb?state={STATE}&error=server_error&errorCode=MD5101", EXPECTED
+    )
+    assert isinstance(reply.verdict, Refused)
+    assert "MD5101" in reply.verdict.reason and "redirect URI" in reply.verdict.advice
+
+
+def test_an_error_code_in_a_foreign_answer_is_explained_without_ending_the_login() -> None:
+    reply = read_paste("https://you.example.com/cb?error=MD9010", EXPECTED)
+    assert reply.verdict is None
+    assert "MD9010" in str(reply.message) and "not this login's" in str(reply.message)
 
 
 def test_denied_answer_is_a_refusal() -> None:

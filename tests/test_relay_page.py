@@ -36,3 +36,20 @@ def test_relay_page_bakes_the_callback_port_and_checks_ports() -> None:
     assert "/^([0-9]{1,5})\\./" in page and "candidate <= 65535" in page
     with pytest.raises(ValueError):
         relay_page(70000)
+
+
+def test_relay_page_shows_the_commands_on_the_login_uri_hop_instead_of_forwarding() -> None:
+    """Issue 9, item 3: the Login-URI hop, which flows Amazon starts bring, stops here with
+    what to run; its behaviour in a browser is pinned in tests/test_browser.py."""
+    page = relay_page(53682)
+    script = re.search(r"<script>(.*?)</script>", page, re.S)
+    assert script
+    hop = script.group(1).index('params.get("amazon_callback_uri")')
+    assert hop < script.group(1).index("window.location.assign(target)")
+    assert (
+        "spconnect login --from-url " in page and "spconnect reauth -p PROFILE --from-url" in page
+    )
+    # Single-quoted for the shell, every quote percent-encoded: copying runs nothing else.
+    assert """replace(/'/g, "%27")""" in page
+    for element in ("hop", "login-command", "reauth-command", "continue", "address"):
+        assert f'id="{element}"' in page

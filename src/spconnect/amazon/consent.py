@@ -58,18 +58,10 @@ def login_uri_continuation(
     draft: bool,
     consent_base: str,
 ) -> str:
-    """Where the Login-URI hop sends the browser next (amazon.md section 3).
-
-    ``amazon_callback_uri`` has been seen relative: it is resolved against the consent
-    host. The target must be https on a Seller/Vendor Central host from the catalogue, or
-    on the ``SPCONNECT_CENTRAL_URL`` origin when set: never an open redirect.
-    """
-    target = urljoin(consent_base.rstrip("/") + "/", amazon_callback_uri)
-    # The result goes into a Location header: control characters (CR, LF) and non-ASCII
-    # are percent-encoded, so it stays one header line (no response splitting) and one
-    # URL; existing escapes ('%') and the URL's own delimiters are kept as they are.
-    target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
-    check_central_target(target, consent_base)
+    """Where the Login-URI hop sends the browser next (amazon.md section 3): the checked
+    ``amazon_callback_uri`` (see ``callback_target``) with ``amazon_state`` unchanged, our
+    ``state``, our ``redirect_uri`` and ``version=beta`` for drafts."""
+    target = callback_target(amazon_callback_uri, consent_base)
     query = {"amazon_state": amazon_state, "state": state, "redirect_uri": redirect_uri}
     if draft:
         query["version"] = "beta"
@@ -77,26 +69,50 @@ def login_uri_continuation(
     return f"{target}{separator}{urlencode(query)}"
 
 
+def callback_target(amazon_callback_uri: str, consent_base: str) -> str:
+    """The address ``amazon_callback_uri`` names, resolved and checked.
+
+    It has been seen relative: it is resolved against the consent host. The target must
+    be https on a Seller/Vendor Central host from the catalogue, or on the
+    ``SPCONNECT_CENTRAL_URL`` origin when set: never an open redirect. Raises
+    UnsafeRedirect (or urllib's ValueError for an address it cannot read).
+    """
+    target = urljoin(consent_base.rstrip("/") + "/", amazon_callback_uri)
+    # The result goes into a Location header: control characters (CR, LF) and non-ASCII
+    # are percent-encoded, so it stays one header line (no response splitting) and one
+    # URL; existing escapes ('%') and the URL's own delimiters are kept as they are.
+    target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
+    check_central_target(target, consent_base)
+    return target
+
+
 class UnsafeRedirect(ValueError):
     """The Login-URI hop pointed somewhere that is not Amazon's Central."""
+
+    def __init__(self, target: str, why: str) -> None:
+        super().__init__(f"refusing to forward to {target!r}: {why}")
+        self.why = why  # without the whole target: short enough for any message
 
 
 def check_central_target(target: str, consent_base: str) -> None:
     import os
 
     parts = urlsplit(target)
+    origin = f"{parts.scheme}://{parts.netloc}"[:100]
     override = os.environ.get("SPCONNECT_CENTRAL_URL")
     if override:
         allowed = urlsplit(override)
         if (parts.scheme, parts.netloc) == (allowed.scheme, allowed.netloc):
             return
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: not on {override}")
+        raise UnsafeRedirect(target, f"points to {origin!r}, not to {override}")
     if parts.scheme != "https" or parts.hostname is None:
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: not https")
+        raise UnsafeRedirect(target, f"points to {origin!r}, which is not https")
     if parts.port not in (None, 443) or parts.username or parts.password:
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: unexpected port or user")
+        raise UnsafeRedirect(target, f"points to {origin!r}, with an unexpected port or user")
     if parts.hostname not in central_hosts():
-        raise UnsafeRedirect(f"refusing to forward to {target!r}: not a Seller/Vendor Central")
+        raise UnsafeRedirect(
+            target, f"points to {origin!r}, which is not a Seller or Vendor Central"
+        )
 
 
 @dataclass(frozen=True)
@@ -148,13 +164,35 @@ CONSENT_ERRORS = {
             "sign in as the account's primary user",
         ),
         ConsentError(
+            "MD9010",
+            "the developer has no MWS/SP-API developer id in the region of this Seller or "
+            "Vendor Central",
+            "register as a developer in that region (Developer Central), or authorize "
+            "through a marketplace of a region where you are registered",
+        ),
+        ConsentError(
             "CONSENT_LIMIT_REACHED",
-            "the app reached its authorization limit (25 until listed)",
-            "list the app or revoke unused authorizations",
+            "the app reached its authorization limit (an unlisted public app: 25 seller "
+            "authorizations; 10 self-authorizations)",
+            "list the app in the Appstore, or revoke authorizations that are no longer used",
         ),
     )
 }
 _ERROR_CODE = re.compile(r"\b(MD\d{4}|SPDC\d{4}|CONSENT_LIMIT_REACHED)\b")
+# Values Amazon or spconnect make at random (or that name things): a consent error code
+# found in them would be chance, not Amazon's answer.
+_OPAQUE_PARAMETERS = frozenset(
+    {
+        "state",
+        "amazon_state",
+        "spapi_oauth_code",
+        "mws_auth_token",
+        "selling_partner_id",
+        "application_id",
+        "redirect_uri",
+        "amazon_callback_uri",
+    }
+)
 
 
 def explain_consent_error(text: str) -> ConsentError | None:
@@ -169,3 +207,14 @@ def explain_consent_error(text: str) -> ConsentError | None:
             code, "an Amazon consent-page error", "see Amazon's authorization troubleshooting"
         ),
     )
+
+
+def consent_error_in(params: dict[str, str]) -> ConsentError | None:
+    """The consent error code an answer carries in any of its descriptive parameters
+    (``error``, ``error_description`` or another name), if any (amazon.md section 10)."""
+    for name, value in params.items():
+        if name not in _OPAQUE_PARAMETERS:
+            known = explain_consent_error(value)
+            if known:
+                return known
+    return None

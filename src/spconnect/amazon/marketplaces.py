@@ -4,12 +4,19 @@ Sources: developer-docs.amazon.com/sp-api/docs/marketplace-ids, .../sp-api-endpo
 .../seller-central-urls, .../vendor-central-urls. Rows marked unconfirmed there keep the
 Seller Central URL amazon.md gives and have no Vendor Central URL (``None``), so that a
 vendor login through them is refused with a clear message instead of a guessed host.
+
+Vendor consent starts at the chosen marketplace's own Vendor Central (amazon.md section
+11: a vendor group's access follows the account that signs in), so a bare region, which
+names no marketplace, is refused for vendors. Where Amazon's sources disagree on a host
+(India Vendor Central, section 11), consent goes to the section 4 table's host and the
+other is accepted as a redirect target (``vendor_central_also``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -27,10 +34,24 @@ class Marketplace:
     region: Region
     seller_central: str
     vendor_central: str | None
+    # Other hosts of the same Vendor Central that Amazon's sources give (amazon.md section
+    # 11): accepted as redirect targets, never sent consent.
+    vendor_central_also: tuple[str, ...] = ()
+    # The person named the region, not this marketplace (``--marketplace eu``): fine for a
+    # seller, whose authorization is regional (amazon.md section 2), not for a vendor.
+    chosen_by_region: bool = field(default=False, compare=False)
 
 
-def _m(code: str, country: str, mid: str, region: Region, sc: str, vc: str | None) -> Marketplace:
-    return Marketplace(code, country, mid, region, sc, vc)
+def _m(
+    code: str,
+    country: str,
+    mid: str,
+    region: Region,
+    sc: str,
+    vc: str | None,
+    also: tuple[str, ...] = (),
+) -> Marketplace:
+    return Marketplace(code, country, mid, region, sc, vc, also)
 
 
 MARKETPLACES: tuple[Marketplace, ...] = (
@@ -72,8 +93,11 @@ MARKETPLACES: tuple[Marketplace, ...] = (
        "https://sellercentral.amazon.sa", "https://vendorcentral.amazon.me"),
     _m("AE", "United Arab Emirates", "A2VIGQ35RCS4UG", "eu",
        "https://sellercentral.amazon.ae", "https://vendorcentral.amazon.me"),
+    # amazon.md section 11: the archived guide says vendorcentral.amazon.in, Amazon's 2025
+    # samples www.vendorcentral.in; consent goes to the former, both are redirect targets.
     _m("IN", "India", "A21TJRUUN4KGV", "eu",
-       "https://sellercentral.amazon.in", "https://vendorcentral.amazon.in"),
+       "https://sellercentral.amazon.in", "https://vendorcentral.amazon.in",
+       also=("https://www.vendorcentral.in",)),
     # Far East
     _m("SG", "Singapore", "A19VAU5U5O7RUS", "fe",
        "https://sellercentral.amazon.sg", "https://vendorcentral.amazon.com.sg"),
@@ -110,7 +134,8 @@ def resolve_marketplace(value: str) -> Marketplace:
     cleaned = value.strip().strip("'\"").strip()
     upper = cleaned.upper()
     if cleaned.lower() in REGIONS:
-        return _BY_CODE[REGION_DEFAULT_CODE[cleaned.lower()]]
+        default = _BY_CODE[REGION_DEFAULT_CODE[cleaned.lower()]]
+        return dataclasses.replace(default, chosen_by_region=True)
     code = CODE_ALIASES.get(upper, upper)
     if code in _BY_CODE:
         return _BY_CODE[code]
@@ -128,27 +153,40 @@ def by_id(marketplace_id: str) -> Marketplace | None:
 
 def central_url(marketplace: Marketplace, vendor: bool = False) -> str:
     """The Seller (or Vendor) Central base URL for consent; ``SPCONNECT_CENTRAL_URL``
-    replaces every one of them (tests and the emulator), so the same code paths run."""
+    replaces every one of them (tests and the emulator), so the same code paths run: the
+    vendor refusals come first, whatever the override."""
+    if vendor:
+        if marketplace.vendor_central is None:
+            raise UsageError(
+                f"no Vendor Central URL is known for {marketplace.country} ({marketplace.code})",
+                "choose another marketplace of the same region with --marketplace",
+            )
+        if marketplace.chosen_by_region:
+            codes = ", ".join(
+                m.code for m in MARKETPLACES if m.region == marketplace.region and m.vendor_central
+            )
+            raise UsageError(
+                f"a vendor authorizes at the marketplace's own Vendor Central, and region "
+                f"{marketplace.region!r} names no marketplace",
+                f"name the marketplace of the vendor account with --marketplace ({codes})",
+            )
     override = os.environ.get("SPCONNECT_CENTRAL_URL")
     if override:
         return override.rstrip("/")
     if not vendor:
         return marketplace.seller_central
-    if marketplace.vendor_central is None:
-        raise UsageError(
-            f"no Vendor Central URL is known for {marketplace.country} ({marketplace.code})",
-            "choose another marketplace of the same region with --marketplace",
-        )
+    assert marketplace.vendor_central is not None
     return marketplace.vendor_central
 
 
 def central_hosts() -> frozenset[str]:
-    """Every Seller and Vendor Central host in the catalogue (for redirect checks)."""
+    """Every Seller and Vendor Central host in the catalogue, the other hosts of
+    amazon.md section 11 included (for redirect checks)."""
     hosts: set[str] = set()
     for m in MARKETPLACES:
-        hosts.add(urlsplit(m.seller_central).netloc)
-        if m.vendor_central:
-            hosts.add(urlsplit(m.vendor_central).netloc)
+        for url in (m.seller_central, m.vendor_central, *m.vendor_central_also):
+            if url:
+                hosts.add(urlsplit(url).netloc)
     return frozenset(hosts)
 
 

@@ -56,6 +56,17 @@ ExpectSellerOpt = Annotated[
     ),
 ]
 
+FromUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from-url",
+        metavar="URL",
+        help="Continue a flow Amazon started (Appstore 'Authorize now', Seller Central "
+        "'Re-Authorize'): URL is the Login-URI address the browser landed on, as the relay "
+        "page shows it.",
+    ),
+]
+
 
 def _expected_seller(value: str | None) -> str | None:
     if value is None:
@@ -211,6 +222,8 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
                     "on this machine, for this address only. Accept it to continue, or pass "
                     "--cert/--key."
                 )
+        if session.amazon_started is not None:
+            say(flow.amazon_started_note(session))
         start = session.start_address()
         if start is None:  # paste mode: the person types every answer back
             say("Open this address to authorize the app:")
@@ -287,6 +300,7 @@ def login(
         bool, typer.Option("--force", help="Replace a profile that holds another account.")
     ] = False,
     expect_seller: ExpectSellerOpt = None,
+    from_url: FromUrlOpt = None,
     insecure_storage: InsecureStorageOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
@@ -303,6 +317,12 @@ def login(
             "--expect-seller cannot be checked for a self-authorized refresh token: it "
             "carries no selling partner id",
             "drop --expect-seller, or authorize through the browser (`spconnect login`)",
+        )
+    if refresh_token_stdin and from_url is not None:
+        raise UsageError(
+            "--from-url continues a consent in the browser; --refresh-token-stdin imports a "
+            "self-authorized token instead",
+            "use one of the two",
         )
     ws = Workspace()
     if refresh_token_stdin:
@@ -347,6 +367,7 @@ def login(
         key=str(key) if key else None,
         force=force,
         expect_seller=expected_seller,
+        from_url=from_url,
     )
     browser_login(ws, request, no_browser=no_browser)
 
@@ -359,6 +380,7 @@ def reauth(
     cert: CertOpt = None,
     key: KeyOpt = None,
     expect_seller: ExpectSellerOpt = None,
+    from_url: FromUrlOpt = None,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
@@ -374,6 +396,7 @@ def reauth(
         key=str(key) if key else None,
         reauth=True,
         expect_seller=_expected_seller(expect_seller),
+        from_url=from_url,
     )
     browser_login(Workspace(), request, no_browser=no_browser)
 

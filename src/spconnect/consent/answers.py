@@ -12,8 +12,9 @@ import hmac
 from dataclasses import dataclass
 
 from spconnect.amazon.consent import (
+    ConsentError,
     UnsafeRedirect,
-    explain_consent_error,
+    consent_error_in,
     login_uri_continuation,
 )
 
@@ -77,7 +78,9 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
                     amazon_state=params["amazon_state"],
                     state=expected.state,
                     redirect_uri=expected.redirect_uri,
-                    draft=expected.draft,
+                    # Amazon marks a draft's flow with version=beta on the hop, and the
+                    # continuation must carry it on (amazon.md section 3).
+                    draft=expected.draft or params.get("version") == "beta",
                     consent_base=expected.consent_base,
                 )
             )
@@ -103,17 +106,29 @@ def interpret(params: dict[str, str], expected: ExpectedAnswer) -> Verdict:
     error = params.get("error", "")
     description = params.get("error_description", "")
     said = ": ".join(part for part in (error, description) if part) or "no authorization code"
-    known = explain_consent_error(f"{error} {description}")
+    # Amazon's code may come in error, error_description or a parameter of another name.
+    known = consent_error_in(params)
     if error == "access_denied":
         return Refused(
             f"Amazon says the authorization was refused ({said})",
             "run the login again and choose Confirm/Approve on Amazon's page",
         )
     if known:
-        return Refused(f"Amazon answered {known.code}: {known.cause} ({said})", known.advice)
+        return consent_error_refusal(known, said)
     return Refused(
         f"Amazon answered without an authorization code ({said})",
         "run the login again; if it repeats, check the app's settings",
+    )
+
+
+def consent_error_refusal(known: ConsentError, said: str | None = None) -> Refused:
+    """The end of a login that Amazon answered with a consent error: its cause and the
+    fix of amazon.md section 10 (the same words on the browser's page and in the
+    terminal)."""
+    detail = f" ({said})" if said else ""
+    return Refused(
+        f"Amazon answered {known.code}: {known.cause}{detail}; nothing was stored",
+        f"{known.advice}; then run the login again",
     )
 
 

@@ -2,6 +2,10 @@
 URL, wait for the first valid answer (listener or paste), exchange the code at once and
 store the authorization.
 
+A login may also continue a flow Amazon started (``--from-url``, login_uri.py): then the
+address the browser is sent to is the continuation of Amazon's Login-URI hop, with this
+login's fresh state, instead of a consent URL; everything else is the same.
+
 Plain functions: they return values and raise errors from errors.py; the CLI prints,
 prompts and opens the browser around them.
 """
@@ -20,6 +24,7 @@ from spconnect import accounts
 from spconnect.amazon.consent import consent_url, make_state
 from spconnect.amazon.lwa import FailureContext
 from spconnect.amazon.marketplaces import Marketplace, by_id, central_url, resolve_marketplace
+from spconnect.consent import login_uri
 from spconnect.consent.answers import Authorized, ExpectedAnswer, Refused
 from spconnect.consent.listener import LOOPBACK, CallbackListener, ListenerEvent
 from spconnect.consent.paste import start_paste_reader
@@ -50,6 +55,9 @@ class LoginRequest:
     force: bool = False
     reauth: bool = False
     expect_seller: str | None = None  # any other selling partner: exit 8, nothing stored
+    # The Login-URI address of a flow Amazon started (Authorize now, Re-Authorize), as the
+    # person gave it: continued instead of a new consent URL (login_uri.py).
+    from_url: str | None = None
 
 
 @dataclass
@@ -60,12 +68,13 @@ class ConsentSession:
     marketplace: Marketplace
     vendor: bool
     mode: Mode
-    consent_url: str
+    consent_url: str  # where the browser goes: the consent URL, or the hop's continuation
     expected: ExpectedAnswer
     deadline: float
     listener: CallbackListener | None = None
     certificate: Certificate | None = None
     events: queue.Queue[ListenerEvent] = field(default_factory=queue.Queue)
+    amazon_started: login_uri.LoginUriVisit | None = None
 
     @property
     def listening_on(self) -> str | None:
@@ -117,22 +126,88 @@ def _check_expected_seller(ws: Workspace, request: LoginRequest) -> None:
         )
 
 
+def _app_name(ws: Workspace, request: LoginRequest, visit: login_uri.LoginUriVisit | None) -> str:
+    """--app, the profile's app or the only app; for a flow Amazon started without either,
+    the app whose application id is in the address."""
+    if visit is not None and visit.application_id and request.app_name is None:
+        existing = ws.config.profiles.get(request.profile)
+        if existing is None or existing.app not in ws.config.apps:
+            named = [n for n, a in ws.config.apps.items() if a.app_id == visit.application_id]
+            if len(named) == 1:
+                return named[0]
+    return accounts.resolve_app_name(ws, request.app_name, request.profile)
+
+
+def _check_amazon_started(
+    ws: Workspace, request: LoginRequest, app_name: str, visit: login_uri.LoginUriVisit
+) -> None:
+    """A flow Amazon started must be this app's, and (for a profile that holds an account)
+    this account's: refused before anything starts, with the way out."""
+    app = ws.config.app(app_name)
+    wanted = visit.application_id
+    if wanted is not None and wanted != app.app_id:
+        others = [n for n, a in ws.config.apps.items() if a.app_id == wanted]
+        raise UsageError(
+            f"that address continues Amazon's flow for application {wanted}, but app "
+            f"{app_name!r} has application id {app.app_id}",
+            f"use --app {others[0]}"
+            if others
+            else "add that app first (`spconnect app add NAME --app-id ...`)",
+        )
+    existing = ws.config.profiles.get(request.profile)
+    known = existing.selling_partner_id if existing else None
+    new = visit.selling_partner_id
+    if request.expect_seller is not None and new is not None and new != request.expect_seller:
+        raise UsageError(
+            f"that address is Amazon's flow for selling partner {new}, and --expect-seller "
+            f"asks for {request.expect_seller}",
+            "drop --expect-seller, or sign in to Seller Central as that account and start "
+            "again from there",
+        )
+    if known is None or new is None or known == new or (request.force and not request.reauth):
+        return
+    holders = [n for n, p in ws.config.profiles.items() if p.selling_partner_id == new]
+    if request.reauth:
+        hint = (
+            f"run `spconnect reauth -p {holders[0]} --from-url …` with the same address"
+            if holders
+            else f"use `spconnect login -p NAME --from-url …` to connect {new} as a new profile"
+        )
+        raise UsageError(
+            f"that address renews selling partner {new}, but profile {request.profile!r} "
+            f"belongs to {known}; nothing was changed",
+            hint,
+        )
+    raise UsageError(
+        f"that address is Amazon's flow for selling partner {new}, but profile "
+        f"{request.profile!r} holds {known}",
+        f"use another profile (-p NAME), or --force to replace {known}",
+    )
+
+
 def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
-    """Prepare the login: app, marketplace, how the answer comes back, the consent URL.
+    """Prepare the login: app, marketplace, how the answer comes back, the consent URL
+    (or, for a flow Amazon started, the continuation of its Login-URI hop).
 
     Starts the listener (unless paste-only); the caller must ``close()`` the session.
     """
+    # The address first: hostile input is refused before anything else is looked at.
+    visit = None if request.from_url is None else login_uri.read_login_uri_address(request.from_url)
     if request.reauth and request.profile not in ws.config.profiles:
         raise NotSetUp(
             f"profile {request.profile!r} is not logged in, so there is nothing to renew",
-            f"run `spconnect login -p {request.profile}`",
+            f"run `spconnect login -p {request.profile}`"
+            + (" --from-url … with the same address" if visit is not None else ""),
         )
     _check_expected_seller(ws, request)
-    app_name = accounts.resolve_app_name(ws, request.app_name, request.profile)
+    app_name = _app_name(ws, request, visit)
     app = ws.config.app(app_name)
     marketplace = _choose_marketplace(ws, request)
     vendor = request.vendor or app.kind == "vendor"
     consent_base = central_url(marketplace, vendor)
+    if visit is not None:
+        _check_amazon_started(ws, request, app_name, visit)
+        login_uri.check_target(visit, consent_base)
     client_secret_of(ws, app_name)  # fail before the person spends time on Amazon
 
     redirect = urlsplit(app.redirect_uri)
@@ -173,14 +248,23 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
     expected = ExpectedAnswer(
         state, app.redirect_uri, app.draft, consent_base, expected_seller=request.expect_seller
     )
-    url = consent_url(
-        app_id=app.app_id,
-        marketplace=marketplace,
-        state=state,
-        redirect_uri=app.redirect_uri,
-        draft=app.draft,
-        vendor=vendor,
-    )
+    if visit is None:
+        url = consent_url(
+            app_id=app.app_id,
+            marketplace=marketplace,
+            state=state,
+            redirect_uri=app.redirect_uri,
+            draft=app.draft,
+            vendor=vendor,
+        )
+    else:
+        url = login_uri.continuation(
+            visit,
+            state=state,
+            redirect_uri=app.redirect_uri,
+            draft=app.draft,
+            consent_base=consent_base,
+        )
     if listener is not None:
         listener.begin(expected, url)
     return ConsentSession(
@@ -196,7 +280,21 @@ def start_consent(ws: Workspace, request: LoginRequest) -> ConsentSession:
         listener=listener,
         certificate=certificate,
         events=events,
+        amazon_started=visit,
     )
+
+
+def amazon_started_note(session: ConsentSession) -> str:
+    """What the person is continuing, said before the addresses are printed."""
+    visit = session.amazon_started
+    assert visit is not None
+    account = f" for selling partner {visit.selling_partner_id}" if visit.selling_partner_id else ""
+    verb = (
+        "renewal of profile " + repr(session.request.profile)
+        if session.request.reauth
+        else ("authorization into profile " + repr(session.request.profile))
+    )
+    return f"Continuing the flow Amazon started{account}: {verb}, app {session.app_name!r}."
 
 
 def wait_for_answer(

@@ -90,7 +90,10 @@ def hop_refused_page() -> bytes:
         "from another program asking in its place. Nothing was changed; the login in your "
         "terminal keeps waiting.</p><p>To continue here, copy this page's address from the "
         "address bar and paste it into that terminal. Or open the address the terminal "
-        "printed, in this browser.</p>",
+        "printed, in this browser.</p><p>If Amazon sent you here by itself (Authorize now, "
+        "Re-Authorize) for another account than that login's, run <code>spconnect login "
+        "--from-url</code> (or <code>spconnect reauth -p PROFILE --from-url</code>) with this "
+        "page's address instead, once that login has ended.</p>",
         tone="bad",
     )
 

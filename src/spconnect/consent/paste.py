@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from spconnect.amazon.consent import explain_consent_error
+from spconnect.amazon.consent import consent_error_in, explain_consent_error
 from spconnect.consent.answers import (
     Authorized,
     Empty,
@@ -36,6 +36,16 @@ PASTE_ONLY_PROMPT = (
     "works too): "
 )
 
+
+# Amazon shows a consent error (MD1000 and friends) in place of the consent page, at the
+# address spconnect built: the address carries no answer and no code, only the page does
+# (amazon.md section 10; selling-partner-api-docs #191, #262, #1489).
+AMAZON_PAGE = (
+    "That is the address of Amazon's own page (its consent page, or an error shown in its "
+    "place), not the answer Amazon sends back. If the page shows an error code such as "
+    "MD1000, paste the code or the page's text here and spconnect will say what it means "
+    "and how to fix it; otherwise approve on that page, then paste the address you land on."
+)
 
 UNREADABLE = (
     "That is not an address spconnect can read. Paste the whole address from the "
@@ -73,13 +83,30 @@ def parse_pasted(text: str) -> dict[str, str] | None:
     return params or None
 
 
+def is_amazons_own_page(params: dict[str, str]) -> bool:
+    """Whether a pasted address is one of Amazon's pages on the way (the consent URL, or
+    the Login-URI hop's continuation) rather than an answer (amazon.md sections 2, 3)."""
+    if "spapi_oauth_code" in params or "error" in params or "amazon_callback_uri" in params:
+        return False
+    return "application_id" in params or "amazon_state" in params
+
+
 def read_paste(text: str, expected: ExpectedAnswer) -> PasteReply:
     params = parse_pasted(text)
     if params is None:
         known = explain_consent_error(text)
         if known:
-            return PasteReply(None, f"Amazon's {known.code}: {known.cause}. {known.advice}.")
+            # The code (or text) of Amazon's error page: its cause and fix (amazon.md
+            # section 10); not an address, so the prompt asks again (design, "Command
+            # contract").
+            return PasteReply(
+                None,
+                f"Amazon's {known.code}: {known.cause}. Fix: {known.advice}; then run the "
+                "login again.",
+            )
         return PasteReply(None, UNREADABLE)
+    if consent_error_in(params) is None and is_amazons_own_page(params):
+        return PasteReply(None, AMAZON_PAGE)
     verdict = interpret(params, expected)
     if isinstance(verdict, Authorized | Refused):
         return PasteReply(verdict)
@@ -90,9 +117,11 @@ def read_paste(text: str, expected: ExpectedAnswer) -> PasteReply:
             f"page, then paste the address you land on after it:\n{verdict.target}",
         )
     if isinstance(verdict, Foreign):
+        known = consent_error_in(params)
+        amazon_said = f" Amazon answered it with {known.code}: {known.cause}." if known else ""
         return PasteReply(
             None,
-            f"That address is not this login's ({verdict.reason}). "
+            f"That address is not this login's ({verdict.reason}).{amazon_said} "
             "Paste the address from this login's browser window.",
         )
     assert isinstance(verdict, Empty)

@@ -18,6 +18,20 @@ listener cannot be reached, the browser's error page shows the loopback address,
 carries the whole answer and pastes just as well (the page and the terminal both say so).
 Coming back to this page in the same tab (Firefox and Safari go Back to it; Chrome's
 history intervention skips it) shows the address here instead of forwarding again.
+
+The Login-URI hop (``amazon_callback_uri`` and ``amazon_state``, no ``state``) is not
+forwarded by itself. Flows spconnect starts go from the consent page straight to the
+Redirect URI; the hop comes from flows Amazon starts, the Appstore's Authorize now and
+Seller Central's Re-Authorize (amazon.md section 3), where usually no login is waiting,
+and without probing the page cannot know whether one is: a forward would usually end on
+the browser's error page, which tells the person nothing about what to run (and Chrome's
+Back skips this page). So the page shows what to run, ``spconnect login --from-url
+'<this address>'`` or ``spconnect reauth -p PROFILE --from-url '<this address>'``, the
+address itself (to paste into a login that is waiting), and a link that continues to a
+login waiting on this computer (the listener answers it only for the browser that opened
+the login's start address: binding.py). The address is single-quoted for the shell with
+every ``'`` percent-encoded (browsers already encode it in a query), so copying the
+command cannot run anything else.
 """
 
 from __future__ import annotations
@@ -53,6 +67,18 @@ _SCRIPT = """
   }
   var target = "http://127.0.0.1:" + String(port) + "/callback" + query;
   document.getElementById("retry").href = target;
+  if (!state && params.get("amazon_callback_uri") && params.get("amazon_state")) {
+    var quoted = "'" + window.location.href.replace(/'/g, "%%27") + "'";
+    document.getElementById("login-command").value = "spconnect login --from-url " + quoted;
+    document.getElementById("reauth-command").value =
+      "spconnect reauth -p PROFILE --from-url " + quoted;
+    document.getElementById("continue").href = target;
+    document.getElementById("retry-line").hidden = true;
+    document.getElementById("continue-line").hidden = false;
+    waiting.hidden = true;
+    document.getElementById("hop").hidden = false;
+    return;
+  }
   var key = "spconnect-relayed:" + (state || params.get("amazon_state") || "");
   var relayedBefore = false;
   try { relayedBefore = window.sessionStorage.getItem(key) === "1"; } catch (e) {}
@@ -89,8 +115,23 @@ def relay_page(callback_port: int) -> str:
         "<code>spconnect login</code> is waiting:</p></div>"
         '<div id="empty" hidden><p>This page passes Amazon\'s authorization answer to '
         "spconnect. There is no answer in this address.</p></div>"
+        '<div id="hop" hidden><p>Amazon sent you here to connect an account with '
+        "<b>spconnect</b>: you chose <b>Authorize now</b> in the Appstore, or "
+        "<b>Re-Authorize</b> in Manage Your Apps. To finish, run one of these in a terminal "
+        "where spconnect is set up (on your developer's computer, if spconnect runs there: "
+        "send them this page's address), then open the address it prints.</p>"
+        "<p>To renew an account already connected (PROFILE: its name in "
+        "<code>spconnect status</code>):</p>"
+        '<p><textarea id="reauth-command" readonly aria-label="command to renew"></textarea></p>'
+        "<p>To connect a new account:</p>"
+        '<p><textarea id="login-command" readonly aria-label="command to connect"></textarea>'
+        "</p><p>If a <code>spconnect login</code> is already waiting for this in a terminal, "
+        "paste this address there instead:</p></div>"
         '<p><textarea id="address" readonly aria-label="address to paste"></textarea></p>'
-        '<p><a id="retry" href="#">Try spconnect on this computer again</a></p>'
+        '<p id="retry-line"><a id="retry" href="#">Try spconnect on this computer again</a></p>'
+        '<p id="continue-line" hidden>Or, if that login runs on this computer and you '
+        'opened its address in this browser: <a id="continue" href="#">continue to it</a>.'
+        "</p>"
         f"<script>{script}</script>"
     )
     document = page("spconnect", body).decode()

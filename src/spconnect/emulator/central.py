@@ -10,6 +10,18 @@
   redirect URI with ``state``, ``selling_partner_id`` and ``spapi_oauth_code``; Deny
   redirects with ``error=access_denied``.
 
+Flows Amazon starts (amazon.md section 3), which reach the Login URI with no app waiting:
+
+- ``GET /apps/manage``: Manage Your Apps, each live authorization with a Re-Authorize
+  button (``POST /apps/manage/reauthorize``), the yearly renewal (amazon.md section 6);
+- ``GET /apps/appstore/<app id>``: the app's Appstore page, whose Authorize now button
+  (``POST /apps/appstore/authorize``) authorizes an account for the first time.
+
+Both send the browser to the app's Login URI with ``amazon_callback_uri``,
+``amazon_state`` and ``selling_partner_id`` (``version=beta`` for drafts); an app
+without a Login URI gets MD5100 (amazon.md section 10). A renewal's ``amazon_state``
+remembers its account, whose consent page then offers that account only.
+
 Several accounts can be chosen from; ``auto_approve`` skips the page (scripts, the demo).
 """
 
@@ -20,11 +32,15 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from spconnect.emulator.state import EmulatedApp, EmulatorState
+from spconnect.emulator.state import AmazonState, EmulatedApp, EmulatorState
 
 CONSENT_PATH = "/apps/authorize/consent"
 CONFIRM_PREFIX = "/apps/authorize/confirm/"
 DECIDE_PATH = "/apps/authorize/decide"
+MANAGE_PATH = "/apps/manage"
+REAUTHORIZE_PATH = "/apps/manage/reauthorize"
+APPSTORE_PREFIX = "/apps/appstore/"
+AUTHORIZE_NOW_PATH = "/apps/appstore/authorize"
 AMAZON_STATE_LIFETIME = 900
 
 
@@ -91,20 +107,35 @@ def consent(state: EmulatorState, params: dict[str, str], base_url: str) -> Page
     app = app_or_page
     redirect_uri = params.get("redirect_uri") or app.redirect_uris[0]
     if app.login_uri:
-        amazon_state = secrets.token_urlsafe(24)
-        with state.lock:
-            state.amazon_states[amazon_state] = (app.client_id, state.now())
-        callback = CONFIRM_PREFIX + app.app_id
-        if not state.relative_callback_uri:
-            callback = base_url + callback
-        query = {"amazon_callback_uri": callback, "amazon_state": amazon_state}
-        account = _default_account(state, app)
-        if account:
-            query["selling_partner_id"] = account
-        if app.draft:
-            query["version"] = "beta"
-        return _redirect(_with_query(app.login_uri, query))
+        return _to_login_uri(state, app, base_url, _default_account(state, app))
     return _consent_page(state, app, params.get("state", ""), redirect_uri)
+
+
+def _to_login_uri(
+    state: EmulatorState,
+    app: EmulatedApp,
+    base_url: str,
+    account: str | None,
+    *,
+    renewal: bool = False,
+) -> Page:
+    """Send the browser to the app's Login URI (amazon.md section 3)."""
+    if not app.login_uri:
+        return error_page("MD5100", "The app has no Login URI.")
+    amazon_state = secrets.token_urlsafe(24)
+    with state.lock:
+        state.amazon_states[amazon_state] = AmazonState(
+            app.client_id, state.now(), account if renewal else None
+        )
+    callback = CONFIRM_PREFIX + app.app_id
+    if not state.relative_callback_uri:
+        callback = base_url + callback
+    query = {"amazon_callback_uri": callback, "amazon_state": amazon_state}
+    if account:
+        query["selling_partner_id"] = account
+    if app.draft:
+        query["version"] = "beta"
+    return _redirect(_with_query(app.login_uri, query))
 
 
 def confirm(state: EmulatorState, app_id: str, params: dict[str, str]) -> Page:
@@ -114,10 +145,71 @@ def confirm(state: EmulatorState, app_id: str, params: dict[str, str]) -> Page:
     app = app_or_page
     with state.lock:
         entry = state.amazon_states.pop(params.get("amazon_state", ""), None)
-    if entry is None or entry[0] != app.client_id or state.now() - entry[1] > AMAZON_STATE_LIFETIME:
+    if (
+        entry is None
+        or entry.client_id != app.client_id
+        or state.now() - entry.issued_at > AMAZON_STATE_LIFETIME
+    ):
         return error_page("MD9999", "The amazon_state is missing, expired or already used.")
     redirect_uri = params.get("redirect_uri") or app.redirect_uris[0]
-    return _consent_page(state, app, params.get("state", ""), redirect_uri)
+    return _consent_page(
+        state, app, params.get("state", ""), redirect_uri, only=entry.selling_partner_id
+    )
+
+
+def manage_your_apps(state: EmulatorState) -> Page:
+    """Seller Central > Apps and Services > Manage Your Apps: every live authorization,
+    each with Re-Authorize (the yearly renewal, amazon.md section 6)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(app.name)}</td><td>{html.escape(account.name)} "
+        f"({html.escape(account.selling_partner_id)})</td><td>"
+        f"<form method=post action='{REAUTHORIZE_PATH}' "
+        f"data-app='{html.escape(app.name, quote=True)}' "
+        f"data-account='{html.escape(account.selling_partner_id, quote=True)}'>"
+        f"<input type=hidden name=application_id value='{html.escape(app.app_id, quote=True)}'>"
+        "<input type=hidden name=selling_partner_id "
+        f"value='{html.escape(account.selling_partner_id, quote=True)}'>"
+        "<button type=submit class=reauthorize>Re-Authorize</button></form></td></tr>"
+        for app, account in state.authorizations()
+    )
+    if not rows:
+        return _page("Manage Your Apps", "<p id=none>No authorized apps.</p>")
+    return _page(
+        "Manage Your Apps",
+        f"<table><tr><th>App</th><th>Account</th><th></th></tr>{rows}</table>",
+    )
+
+
+def reauthorize(state: EmulatorState, form: dict[str, str], base_url: str) -> Page:
+    app = _find_app(state, form.get("application_id", ""))
+    if app is None:
+        return error_page("MD1000", "The application id is not valid.")
+    account = form.get("selling_partner_id", "")
+    if all(
+        (a.app_id, b.selling_partner_id) != (app.app_id, account) for a, b in state.authorizations()
+    ):
+        return error_page("MD9999", "This account has not authorized this app.")
+    return _to_login_uri(state, app, base_url, account, renewal=True)
+
+
+def appstore_page(state: EmulatorState, app_id: str) -> Page:
+    """The app's Selling Partner Appstore detail page, with Authorize now."""
+    app = _find_app(state, app_id)
+    if app is None:
+        return error_page("MD1000", "The application id is not valid.")
+    return _page(
+        html.escape(app.name),
+        f"<form method=post action='{AUTHORIZE_NOW_PATH}'>"
+        f"<input type=hidden name=application_id value='{html.escape(app.app_id, quote=True)}'>"
+        "<button type=submit id=authorize-now>Authorize now</button></form>",
+    )
+
+
+def authorize_now(state: EmulatorState, form: dict[str, str], base_url: str) -> Page:
+    app = _find_app(state, form.get("application_id", ""))
+    if app is None:
+        return error_page("MD1000", "The application id is not valid.")
+    return _to_login_uri(state, app, base_url, _default_account(state, app))
 
 
 def _eligible_accounts(state: EmulatorState, app: EmulatedApp) -> list[tuple[str, str]]:
@@ -136,11 +228,16 @@ def _default_account(state: EmulatorState, app: EmulatedApp) -> str | None:
 
 
 def _consent_page(
-    state: EmulatorState, app: EmulatedApp, app_state: str, redirect_uri: str
+    state: EmulatorState,
+    app: EmulatedApp,
+    app_state: str,
+    redirect_uri: str,
+    *,
+    only: str | None = None,
 ) -> Page:
-    accounts = _eligible_accounts(state, app)
+    accounts = [a for a in _eligible_accounts(state, app) if only is None or a[0] == only]
     if state.auto_approve:
-        return _approve(state, app, state.auto_approve, app_state, redirect_uri)
+        return _approve(state, app, only or state.auto_approve, app_state, redirect_uri)
     if not accounts:
         return error_page("MD9999", "No account can authorize this app.")
     options = "".join(

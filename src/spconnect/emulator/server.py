@@ -112,6 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             form = dict(parse_qsl(body.decode(errors="replace")))
             self._send_page(central.decide(self.server.emulator.state, form))
             return
+        if path in (central.REAUTHORIZE_PATH, central.AUTHORIZE_NOW_PATH):
+            form = dict(parse_qsl(body.decode(errors="replace")))
+            start = (
+                central.reauthorize if path == central.REAUTHORIZE_PATH else central.authorize_now
+            )
+            self._send_page(start(self.server.emulator.state, form, self.server.emulator.url))
+            return
         if path == TOKEN_PATH:
             self.server.emulator.state.count("token_requests")
             fault = self.server.emulator.state.take_fault("token")
@@ -152,6 +159,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             answer = sellers.marketplace_participations(state, token)
             self._send_json(answer.status, answer.body, answer.headers)
+        elif parts.path == central.MANAGE_PATH:
+            self._send_page(central.manage_your_apps(state))
+        elif parts.path.startswith(central.APPSTORE_PREFIX):
+            app_id = parts.path[len(central.APPSTORE_PREFIX) :]
+            self._send_page(central.appstore_page(state, app_id))
         elif parts.path.startswith(central.CONFIRM_PREFIX):
             app_id = parts.path[len(central.CONFIRM_PREFIX) :]
             self._send_page(central.confirm(state, app_id, params))

@@ -56,6 +56,16 @@ class Code:
 
 
 @dataclass
+class AmazonState:
+    """An ``amazon_state`` the emulator sent to a Login URI (amazon.md section 3)."""
+
+    client_id: str
+    issued_at: float
+    # Re-Authorize renews one account's authorization: the consent page offers that one.
+    selling_partner_id: str | None = None
+
+
+@dataclass
 class Fault:
     """A failure to inject into the next ``times`` answers of ``endpoint`` ("token" for
     LWA, "sellers" for the Sellers API).
@@ -95,7 +105,7 @@ class EmulatorState:
         self.counts: Counter[str] = Counter()  # by grant type / endpoint
         self.clock_offset = 0.0
         # Consent pages: Login-URI hop states, auto-approval, callback URI style.
-        self.amazon_states: dict[str, tuple[str, float]] = {}  # -> (client id, issued at)
+        self.amazon_states: dict[str, AmazonState] = {}
         self.auto_approve: str | None = None  # a selling partner id to approve at once
         self.relative_callback_uri = True  # amazon_callback_uri as seen in the wild
         # Sellers API: per-account token buckets, accounts whose app lacks the role,
@@ -157,7 +167,14 @@ class EmulatorState:
         selling_partner_id: str | None = None,
         vendor: bool = False,
     ) -> Account:
-        sp_id = selling_partner_id or "A" + secrets.token_hex(7).upper()[:13]
+        # amazon.md section 1: sellers' ids are upper-case alphanumerics (A3FHEXAMPLEYWS);
+        # vendors' are vendor groups, amzn1.vg.<digits>.
+        if selling_partner_id is not None:
+            sp_id = selling_partner_id
+        elif vendor:
+            sp_id = f"amzn1.vg.{secrets.randbelow(9 * 10**9) + 10**9}"
+        else:
+            sp_id = "A" + secrets.token_hex(7).upper()[:13]
         account = Account(
             selling_partner_id=sp_id,
             name=name,
@@ -215,6 +232,24 @@ class EmulatorState:
                     grant.revoked = True
                     count += 1
         return count
+
+    def authorizations(self) -> list[tuple[EmulatedApp, Account]]:
+        """Each (app, account) pair with a live authorization: what Manage Your Apps
+        lists (self-authorizations included, as amazon.md section 6 says it shows them)."""
+        with self.lock:
+            pairs = {
+                (grant.client_id, grant.selling_partner_id)
+                for grant in self.refresh_tokens.values()
+                if not grant.revoked and grant.selling_partner_id
+            }
+            return sorted(
+                (
+                    (self.apps[client_id], self.accounts[sp_id])
+                    for client_id, sp_id in pairs
+                    if client_id in self.apps and sp_id in self.accounts
+                ),
+                key=lambda pair: (pair[1].name, pair[0].name),
+            )
 
     # -- faults and counters -------------------------------------------------------------
 
