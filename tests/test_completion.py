@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from spconnect.emulator import Emulator
-from tests.conftest import CONSOLE_SCRIPT, Cli, Seller, login_self_authorized
+from tests.conftest import CONSOLE_SCRIPT, Cli, Seller, login_self_authorized, skip_or_fail
 
 BIN = str(Path(CONSOLE_SCRIPT).parent)
 
@@ -70,8 +70,8 @@ def test_bash_completion_survives_a_broken_config(cli: Cli) -> None:
 
 def needs(program: str) -> None:
     if shutil.which(program) is None:
-        # zsh and fish are not among the packages scripts/test installs yet.
-        pytest.skip(f"{program} is not installed (apt-get install {program})")
+        # scripts/test installs zsh and fish: under CI a missing shell is a failure.
+        skip_or_fail(f"{program} is not installed (apt-get install {program})")
 
 
 def test_fish_completes_with_its_own_engine(cli: Cli) -> None:
