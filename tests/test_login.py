@@ -16,6 +16,7 @@ import pytest
 import tomllib
 
 from spconnect.consent.listener import port_is_free
+from spconnect.consent.paste import UNREADABLE
 from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
@@ -134,12 +135,15 @@ def test_bad_pastes_are_explained_and_the_prompt_asks_again(
     login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
     location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
     login.paste("not an address")
+    login.paste("hello world")
     login.paste(location.replace("state=", "state=1").replace("&state", "&x"))  # foreign
     login.paste("Error code: MD5101")
     login.paste(location)
     result = login.finish()
     assert result.returncode == 0, result.stderr
     assert "not an address spconnect can read" in result.stderr
+    # The hint reaches the person whole: no part of it looks like a secret to the mask.
+    assert UNREADABLE in result.stderr and "[REDACTED]" not in result.stderr
     assert "not this login's" in result.stderr
     assert "MD5101" in result.stderr and "redirect URI" in result.stderr
     assert "Traceback" not in result.stderr
