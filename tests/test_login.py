@@ -551,3 +551,25 @@ def test_relay_page_command(cli: Cli, port: int) -> None:
     result = cli.ok("relay-page", "--app", "demo", "-o", str(target))
     assert target.read_text() == out
     assert REDIRECT in result.stderr and "Login URI" in result.stderr
+
+
+def test_logout_of_an_unknown_profile_names_the_profiles_there_are(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    from tests.conftest import login_self_authorized
+
+    add_app(cli, emulator.state.register_app("demo"))
+    for name in ("default", "eu-shop"):
+        login_self_authorized(cli, emulator, profile=name)
+    result = cli.run("logout", "-p", "eu-shpo")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert "no profile named 'eu-shpo'" in result.stderr
+    assert "profiles here: default, eu-shop" in result.stderr
+    assert "did you mean 'eu-shop'" in result.stderr
+    assert "spconnect login" not in result.stderr  # logging in is not what was asked
+    assert stored_token(cli, "eu-shop") and stored_token(cli, "default")
+    cli.ok("logout", "-p", "default")
+    cli.ok("logout", "-p", "eu-shop")
+    nothing = cli.run("logout", "-p", "default")
+    assert nothing.returncode == ExitCode.NOT_SET_UP
+    assert "no profiles here" in nothing.stderr

@@ -332,10 +332,30 @@ def import_refresh_token(
     )
 
 
+def unknown_profile(ws: Workspace, name: str, consequence: str) -> NotSetUp:
+    """The error for a profile name that is not in the config: the names there are, and
+    the nearest one (a typo is likelier than a wish to log in)."""
+    import difflib
+
+    known = sorted(ws.config.profiles)
+    if not known:
+        return NotSetUp(
+            f"no profile named {name!r}, {consequence}: there are no profiles here",
+            "`spconnect login -p NAME` creates one",
+        )
+    close = difflib.get_close_matches(name, known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return NotSetUp(
+        f"no profile named {name!r}, {consequence} (profiles here: {', '.join(known)})",
+        f"{guess}`spconnect status --all` shows each of them",
+    )
+
+
 def logout(ws: Workspace, profiles: list[str]) -> list[str]:
     """Remove profiles' refresh tokens, caches and config entries; returns the removed."""
     for name in profiles:
-        ws.config.profile(name)
+        if name not in ws.config.profiles:
+            raise unknown_profile(ws, name, "so there is nothing to log out")
     for name in profiles:
         tokens.invalidate_cached(ws, name)
         history.forget(name)
