@@ -84,6 +84,9 @@ def _open_browser(url: str) -> bool:
         return False
 
 
+DEFAULT_APP_NAME = "myapp"
+
+
 def _ask(question: object) -> object:
     """questionary's answer, or an interrupt when the person pressed Ctrl-C."""
     answer = question.ask()  # type: ignore[attr-defined]
@@ -119,12 +122,25 @@ def _first_run_wizard(ws: Workspace, vendor: bool) -> str:
         "No SP-API app is configured yet. Its values are in Developer Central "
         "(Apps and Services > Develop Apps)."
     )
-    name = str(
-        _ask(
-            questionary.text(
-                "A short name for the app:", default="myapp", validate=valid(ids.check_profile_name)
+
+    # The default is a placeholder, not pre-filled text: text typed at a pre-filled
+    # prompt is appended to it (`shop1` became `myappshop1`, issue 9, item 7). Enter on
+    # the empty line takes the default.
+    def check_name(value: str) -> None:
+        if value.strip():
+            ids.check_profile_name(value.strip())
+
+    name = (
+        str(
+            _ask(
+                questionary.text(
+                    "A short name for the app:",
+                    placeholder=f"{DEFAULT_APP_NAME} (Enter keeps it)",
+                    validate=valid(check_name),
+                )
             )
-        )
+        ).strip()
+        or DEFAULT_APP_NAME
     )
     client_id = str(
         _ask(
