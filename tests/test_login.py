@@ -573,3 +573,33 @@ def test_logout_of_an_unknown_profile_names_the_profiles_there_are(
     nothing = cli.run("logout", "-p", "default")
     assert nothing.returncode == ExitCode.NOT_SET_UP
     assert "no profiles here" in nothing.stderr
+
+
+def test_local_https_listens_only_on_the_registered_port(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    """Issue 9, item 6: `--port 8444` listened on 8444 and still sent Amazon the redirect
+    URI with 8443, where nothing answered."""
+    import socket
+
+    registered = free_port()
+    redirect = f"https://localhost:{registered}/callback"
+    add_app(cli, emulator.state.register_app("local", redirect_uris=[redirect]))
+    other = free_port()
+    args = ("login", "--no-browser", "--marketplace", "US", "--timeout", "2")
+    refused = cli.run(*args, "--port", str(other))
+    assert refused.returncode == ExitCode.USAGE, refused.stderr
+    assert f"--port {other} cannot be used" in refused.stderr
+    assert redirect in refused.stderr and f"port {registered} only" in refused.stderr
+    assert "/apps/authorize/consent" not in refused.stderr  # nobody sent to Amazon
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", registered))
+        taken.listen()
+        busy = cli.run(*args)
+    assert busy.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert f"port {registered} on 127.0.0.1 is already in use" in busy.stderr
+    assert "--paste" in busy.stderr and "--port N" not in busy.stderr
+    login = LoginProcess(cli, *args, "--port", str(registered))  # its own port is fine
+    assert f"localhost%3A{registered}%2Fcallback" in login.consent_url()
+    login.process.terminate()
+    login.finish()

@@ -23,7 +23,7 @@ from spconnect.cli.common import (
 )
 from spconnect.consent import flow
 from spconnect.consent.paste import PASTE_ONLY_PROMPT, PROMPT
-from spconnect.errors import UsageError
+from spconnect.errors import LoginIncomplete, UsageError
 from spconnect.workspace import Workspace
 
 # The capture flags login and reauth share (design, "Command contract").
@@ -209,7 +209,31 @@ def _spinner_text(remaining: float) -> str:
     return f"Waiting for Amazon's answer… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
 
 
+def _check_local_https_port(ws: Workspace, request: flow.LoginRequest) -> None:
+    """In local https mode the listener must use the redirect URI's own port (issue 9,
+    item 6): refuse another --port, and explain a busy port without suggesting --port."""
+    if request.paste_only or (request.reauth and request.profile not in ws.config.profiles):
+        return  # no listener; or nothing to renew, which start_consent explains
+    from spconnect.consent.listener import port_is_free
+    from spconnect.consent.tls import local_https
+
+    app_name = accounts.resolve_app_name(ws, request.app_name, request.profile)
+    target = local_https(ws.config.app(app_name).redirect_uri)
+    if target is None:
+        return  # relay mode: any port works, the port travels in state
+    target.check_port(request.port, app_name)
+    if not port_is_free(target.port, target.bind_address):
+        raise LoginIncomplete(
+            f"port {target.port} on {target.bind_address} is already in use, and app "
+            f"{app_name!r} must listen there: its redirect URI {target.redirect_uri} is "
+            "registered at Amazon",
+            f"stop the program that uses port {target.port} (`ss -ltnp 'sport = "
+            f":{target.port}'` names it), or use --paste; --port cannot help here",
+        )
+
+
 def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool) -> None:
+    _check_local_https_port(ws, request)
     session = flow.start_consent(ws, request)
     try:
         if session.mode == "relay":
