@@ -164,12 +164,16 @@ class LoginResult:
     expires_at: float
 
 
-def resolve_app_name(ws: Workspace, requested: str | None, profile: str) -> str:
-    """The app to log in with: --app, the profile's current app, or the only app."""
+def resolve_app_name(ws: Workspace, requested: str | None, profile: str | None) -> str:
+    """The app to log in with: --app, the profile's current app, or the only app.
+
+    ``profile`` None: the command concerns an app, not an account (`relay-page`), so a
+    profile's app is no reason to pick one of several.
+    """
     if requested:
         ws.config.app(requested)
         return requested
-    existing = ws.config.profiles.get(profile)
+    existing = ws.config.profiles.get(profile) if profile is not None else None
     if existing is not None and existing.app in ws.config.apps:
         return existing.app
     if len(ws.config.apps) == 1:

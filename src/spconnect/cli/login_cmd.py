@@ -441,33 +441,29 @@ def logout(
 
 def relay_page(
     app_name: Annotated[
-        str | None, typer.Option("--app", help="The app (default: the only one).")
+        str | None,
+        typer.Option("--app", help="The app (needed when several are configured)."),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to FILE instead of stdout.", dir_okay=False),
     ] = None,
-    profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
     """Write the relay page to host at the app's Redirect URI (and Login URI)."""
     setup_verbose(verbose)
-    from spconnect.consent.relay import relay_page as render
+    from spconnect.consent.relay import relay_page_for
 
     ws = Workspace()
-    name = accounts.resolve_app_name(ws, app_name, profile)
-    app = ws.config.app(name)
-    page = render(app.callback_port)
+    # No profile here: an app is chosen by name, or because it is the only one.
+    name = accounts.resolve_app_name(ws, app_name, None)
+    relay = relay_page_for(name, ws.config.app(name))
     if output is None:
-        sys.stdout.write(page)
+        sys.stdout.write(relay.html)
     else:
-        output.write_text(page, encoding="utf-8")
-        say(f"Wrote {output} ({len(page)} bytes).")
-    say(
-        f"Host it at {app.redirect_uri} and register that same address as the app's Login "
-        f"URI in Developer Central; it forwards to port {app.callback_port} (or the port "
-        "in state) on 127.0.0.1 only. See examples/relay-page.md."
-    )
+        output.write_text(relay.html, encoding="utf-8")
+        say(f"Wrote {output} ({len(relay.html)} bytes).")
+    say(relay.steps)
 
 
 def register(app: typer.Typer) -> None:
