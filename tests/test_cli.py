@@ -365,7 +365,7 @@ def test_logout_removes_secret_cache_and_profile_and_explains(cli: Cli, seller: 
 
 def test_logout_all(cli: Cli, seller: Seller, emulator: Emulator) -> None:
     login_self_authorized(cli, emulator, profile="eu")
-    cli.ok("logout", "--all")
+    cli.ok("logout", "--all", "--yes")  # without a terminal to ask on (issue 9, item 12)
     assert keyring.get_password(cli.keyring_service, "profile:default") is None
     assert keyring.get_password(cli.keyring_service, "profile:eu") is None
     assert config(cli).get("profiles", {}) == {}

@@ -261,10 +261,14 @@ def test_another_selling_partner_needs_force(cli: Cli, emulator: Emulator, port:
     assert login_via_relay(cli, emulator, port, first).finish().returncode == 0
     original = stored_token(cli)
     refused = login_via_relay(cli, emulator, port, second).finish()
-    assert refused.returncode == ExitCode.USAGE and "--force" in refused.stderr
+    assert refused.returncode == ExitCode.USAGE, refused.stderr
+    assert f"Amazon authorized {second.selling_partner_id}" in refused.stderr
+    assert "refusing without a terminal" in refused.stderr
+    assert "add --yes: spconnect login -p default --yes" in refused.stderr
+    assert emulator.count("authorization_code") == 1  # the second code was never exchanged
     assert stored_token(cli) == original
     assert profile_of(cli)["selling_partner_id"] == first.selling_partner_id
-    forced = login_via_relay(cli, emulator, port, second, "--force").finish()
+    forced = login_via_relay(cli, emulator, port, second, "--force").finish()  # as --yes
     assert forced.returncode == 0
     assert profile_of(cli)["selling_partner_id"] == second.selling_partner_id
     assert stored_token(cli) != original

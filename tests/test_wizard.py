@@ -50,8 +50,10 @@ class Terminal:
             if ready:
                 try:
                     chunk = os.read(self.master, 65536).decode(errors="replace")
-                except OSError:
-                    break
+                except OSError:  # the program ended without showing it
+                    raise AssertionError(
+                        f"{text!r} not seen before the terminal closed; screen:\n{self.text()}"
+                    ) from None
                 # prompt_toolkit asks where the cursor is; answer like a terminal would.
                 if "\x1b[6n" in chunk:
                     os.write(self.master, b"\x1b[1;1R")

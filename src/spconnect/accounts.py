@@ -189,6 +189,34 @@ def resolve_app_name(ws: Workspace, requested: str | None, profile: str | None) 
     )
 
 
+def replaced_by_login(
+    ws: Workspace, profile: str, marketplace: Marketplace | None, *, names_no_account: bool
+) -> str | None:
+    """What logging in to ``profile`` would replace, for a person to agree to first
+    (issue 9, item 12); None when nothing is at stake.
+
+    At stake: an authorization for another region; and, for a token that names no
+    account (self-authorized, or from the environment), the account the profile holds.
+    A browser login learns the account only from Amazon's answer (cli/login_cmd.py).
+    """
+    existing = ws.config.profiles.get(profile)
+    if existing is None:
+        return None
+    held = existing.selling_partner_id
+    holding = f"selling partner {held}" if held else "an authorization"
+    if marketplace is not None and marketplace.region != existing.region:
+        return (
+            f"profile {profile!r} holds {holding} in region {existing.region}; logging in "
+            f"for region {marketplace.region} ({marketplace.country}) replaces it"
+        )
+    if names_no_account and held:
+        return (
+            f"profile {profile!r} holds selling partner {held}, and a self-authorized token "
+            "does not say which account it belongs to; storing it replaces that one"
+        )
+    return None
+
+
 def store_authorization(
     ws: Workspace,
     *,

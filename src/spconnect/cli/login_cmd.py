@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import queue
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TextIO, cast
 
 import typer
 
@@ -21,9 +24,12 @@ from spconnect.cli.common import (
     setup_verbose,
     stdin_is_terminal,
 )
+from spconnect.cli.confirm import YesOpt, confirm_destructive
 from spconnect.consent import flow
+from spconnect.consent.answers import Authorized
 from spconnect.consent.paste import PASTE_ONLY_PROMPT, PROMPT
 from spconnect.errors import LoginIncomplete, UsageError
+from spconnect.redaction import for_display
 from spconnect.workspace import Workspace
 
 # The capture flags login and reauth share (design, "Command contract").
@@ -232,6 +238,90 @@ def _check_local_https_port(ws: Workspace, request: flow.LoginRequest) -> None:
         )
 
 
+class _SharedStdin:
+    """stdin for the paste prompt, which a question after Amazon's answer can take over.
+
+    The paste prompt reads lines on a daemon thread that stays blocked in readline() when
+    the listener wins (consent/paste.py); a second reader would race it for the person's
+    keys, and questionary's raw mode would lose them to it. So the paste thread reads
+    through here, and once a question takes over, the lines it reads go to the question
+    instead of being read as pastes.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._taken: queue.Queue[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def reconfigure(self, **options: Any) -> None:
+        reconfigure = getattr(self._stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(**options)
+
+    def readline(self) -> str:
+        self._reader = threading.current_thread()
+        while True:
+            line = self._stream.readline()
+            with self._lock:
+                taken = self._taken
+            if taken is None:
+                return line
+            taken.put(line)
+            if not line:
+                return line
+
+    def take_over(self) -> None:
+        """From now on, lines go to take_line(); call it before asking, so that an answer
+        typed at once cannot reach the paste prompt."""
+        with self._lock:
+            if self._taken is None:
+                self._taken = queue.Queue()
+
+    def take_line(self) -> str:
+        """The person's next line (after take_over()), whoever is reading stdin."""
+        self.take_over()
+        taken = self._taken
+        assert taken is not None
+        while True:
+            try:
+                return taken.get(timeout=0.1)
+            except queue.Empty:
+                pass
+            reader = self._reader
+            if (reader is None or not reader.is_alive()) and taken.empty():
+                return self._stream.readline()  # the paste thread is gone: read here
+
+
+def _confirm_other_account(
+    ws: Workspace, request: flow.LoginRequest, answer: Authorized, stdin: _SharedStdin
+) -> flow.LoginRequest:
+    """A login whose answer is for another account than the profile holds replaces it:
+    asked on a terminal, refused without one unless --yes (issue 9, item 12). Asked
+    before the code is exchanged, so a "no" leaves everything as it was."""
+    existing = ws.config.profiles.get(request.profile)
+    held = existing.selling_partner_id if existing is not None else None
+    new = answer.selling_partner_id
+    if request.reauth or request.force or not held or not new or held == new:
+        return request  # reauth refuses another account itself (flow.finish_login)
+    what = (
+        f"profile {request.profile!r} holds selling partner {held}, and Amazon authorized "
+        f"{new}; storing it replaces {held}"
+    )
+    command = f"spconnect login -p {request.profile} --yes"
+    if not (stdin_is_terminal() and sys.stderr.isatty()):
+        confirm_destructive(what, yes=False, command=command)  # refuses, as every question
+    stdin.take_over()
+    sys.stderr.write(for_display(f"{what}. Continue? [y/N] "))
+    sys.stderr.flush()
+    if stdin.take_line().strip().lower() not in ("y", "yes"):
+        raise UsageError(
+            f"nothing was changed: profile {request.profile!r} still holds {held}",
+            f"to skip this question: {command}; for {new}, use another profile (-p NAME)",
+        )
+    return dataclasses.replace(request, force=True)
+
+
 def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool) -> None:
     _check_local_https_port(ws, request)
     session = flow.start_consent(ws, request)
@@ -274,6 +364,8 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
         say(PROMPT if session.mode != "paste" else PASTE_ONLY_PROMPT)
 
         interactive = sys.stderr.isatty() and session.mode != "paste"
+        stdin = _SharedStdin(sys.stdin)
+        paste_stream = cast(TextIO, stdin)  # readline() and reconfigure() are all it uses
         if interactive:
             from rich.console import Console
 
@@ -281,14 +373,15 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
             with console.status(_spinner_text(request.timeout)) as status:
                 answer = flow.wait_for_answer(
                     session,
-                    paste_stream=sys.stdin,
+                    paste_stream=paste_stream,
                     on_note=say,
                     on_tick=lambda left: status.update(_spinner_text(left)),
                 )
         else:
-            answer = flow.wait_for_answer(session, paste_stream=sys.stdin, on_note=say)
+            answer = flow.wait_for_answer(session, paste_stream=paste_stream, on_note=say)
     finally:
         session.close()
+    session.request = _confirm_other_account(ws, request, answer, stdin)
     started = time.monotonic()
     result = flow.finish_login(ws, session, answer)
     account = result.selling_partner_id or "unknown"
@@ -298,6 +391,26 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
         f"in {ws.secrets.description} ({time.monotonic() - started:.1f} s after the answer)."
     )
     say(f"Next: spconnect token -p {result.profile}")
+
+
+def _confirm_replacement(
+    ws: Workspace,
+    profile: str,
+    marketplace: Marketplace | None,
+    yes: bool,
+    *,
+    names_no_account: bool,
+    flags: str = "",
+) -> bool:
+    """Ask before a login that would replace what the profile holds (issue 9, item 12);
+    True when the replacement is agreed to (or nothing is at stake and ``yes`` stands)."""
+    what = accounts.replaced_by_login(ws, profile, marketplace, names_no_account=names_no_account)
+    if what is None:
+        return yes
+    where = f" --marketplace {marketplace.code}" if marketplace is not None else ""
+    command = " ".join(f"spconnect login -p {profile}{where} {flags} --yes".split())
+    confirm_destructive(what, yes=yes, command=command)
+    return True
 
 
 def login(
@@ -323,8 +436,12 @@ def login(
             "Authorize app) from stdin.",
         ),
     ] = False,
+    yes: YesOpt = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace a profile that holds another account.")
+        bool,
+        typer.Option(
+            "--force", help="Same as --yes: replace a profile of another account or region."
+        ),
     ] = False,
     expect_seller: ExpectSellerOpt = None,
     insecure_storage: InsecureStorageOpt = False,
@@ -345,7 +462,11 @@ def login(
             "drop --expect-seller, or authorize through the browser (`spconnect login`)",
         )
     ws = Workspace()
+    force = force or yes
     if refresh_token_stdin:
+        force = _confirm_replacement(
+            ws, profile, resolved, force, names_no_account=True, flags="--refresh-token-stdin"
+        )
         token = read_secret(from_stdin=True, what="refresh token", flag="--refresh-token-stdin")
         result = accounts.import_refresh_token(
             ws,
@@ -375,6 +496,7 @@ def login(
         app_name = _first_run_wizard(ws, vendor)
     if resolved is None and profile not in ws.config.profiles:
         resolved = _ask_marketplace()
+    force = _confirm_replacement(ws, profile, resolved, force, names_no_account=False)
     request = flow.LoginRequest(
         profile=profile,
         app_name=app_name,
@@ -420,6 +542,7 @@ def reauth(
 
 def logout(
     all_profiles: Annotated[bool, typer.Option("--all", help="Log out every profile.")] = False,
+    yes: YesOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
@@ -430,6 +553,13 @@ def logout(
     if all_profiles and not names:
         say("No profiles to log out.")
         return
+    if all_profiles:
+        confirm_destructive(
+            f"this logs out every profile ({', '.join(names)}) and deletes their refresh "
+            "tokens from this machine",
+            yes=yes,
+            command="spconnect logout --all --yes",
+        )
     removed = accounts.logout(ws, names)
     for name in removed:
         say(f"Logged out profile {name!r}: refresh token, cached token and settings removed.")
