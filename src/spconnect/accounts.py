@@ -265,15 +265,24 @@ def store_authorization(
         )
 
     profile_entry_in(ws.config)  # validated now; rebuilt under the config lock below
-    tokens.invalidate_cached(ws, profile)
     key = profile_key(profile)
-    previous_token = ws.secrets.get(key)
-    ws.secrets.set(key, refresh_token)
+    # storage = "env" is read-only: the token must be the one the environment holds for
+    # this profile already (login_from_environment); for any other, the store's refusal
+    # names the variable to set, before anything changes.
+    read_only = not ws.secrets.writable
+    if read_only and ws.secrets.get(key) != refresh_token:
+        ws.secrets.set(key, refresh_token)
+    tokens.invalidate_cached(ws, profile)
+    previous_token = None if read_only else ws.secrets.get(key)
+    if not read_only:
+        ws.secrets.set(key, refresh_token)
     try:
         with editing_config() as config:
             config.profiles[profile] = profile_entry_in(config)
     except BaseException:
-        if previous_token is None:
+        if read_only:
+            pass  # nothing was written to the store
+        elif previous_token is None:
             ws.secrets.delete(key)
         else:
             ws.secrets.set(key, previous_token)
@@ -381,6 +390,59 @@ def unknown_profile(ws: Workspace, name: str, consequence: str) -> NotSetUp:
         f"no profile named {name!r}, {consequence} (profiles here: {', '.join(known)})",
         f"{guess}`spconnect status --all` shows each of them",
     )
+
+
+@dataclass(frozen=True)
+class EnvironmentLogin:
+    result: LoginResult
+    variable: str  # the environment variable that holds the profile's refresh token
+
+
+def login_from_environment(
+    ws: Workspace,
+    *,
+    profile: str,
+    app_name: str | None,
+    marketplace: Marketplace | None,
+    force: bool = False,
+) -> EnvironmentLogin:
+    """``storage = "env"`` (issue 9, item 5): set up a profile whose refresh token lives in
+    the environment (SPCONNECT_REFRESH_TOKEN_<PROFILE>, else SPCONNECT_REFRESH_TOKEN).
+    The token is proven with one refresh, as an imported one is; then only the profile is
+    written to config.toml. Nothing is written when the refresh fails."""
+    import os
+
+    from spconnect.store import envvars
+
+    ids.check_profile_name(profile)
+    own = envvars.refresh_token_variable(profile)
+    token = envvars.refresh_token(profile)
+    if token is None:
+        raise NotSetUp(
+            f'storage = "env", and no refresh token for profile {profile!r} is in the '
+            f"environment: neither {own} nor {envvars.REFRESH_TOKEN} is set",
+            f"set {own} to the profile's refresh token (Seller Central > Develop Apps > "
+            "Authorize app) and run this again",
+        )
+    # Which variable answered: the profile's own wins over the shared one.
+    has_own = envvars.refresh_token(profile, {own: os.environ.get(own, "")}) is not None
+    variable = own if has_own else envvars.REFRESH_TOKEN
+    try:
+        result = import_refresh_token(
+            ws,
+            profile=profile,
+            app_name=app_name,
+            marketplace=marketplace,
+            refresh_token=token,
+            force=force,
+        )
+    except AuthorizationRejected as error:
+        raise AuthorizationRejected(
+            f"{variable}: {error.message}",
+            f"put a valid refresh token in {variable} (Seller Central > Develop Apps > "
+            "Authorize app generates one) and run this again",
+        ) from None
+    return EnvironmentLogin(result, variable)
 
 
 def logout(ws: Workspace, profiles: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from spconnect.consent.answers import Authorized
 from spconnect.consent.paste import PASTE_ONLY_PROMPT, PROMPT
 from spconnect.errors import LoginIncomplete, UsageError
 from spconnect.redaction import for_display
+from spconnect.store import envvars
 from spconnect.workspace import Workspace
 
 # The capture flags login and reauth share (design, "Command contract").
@@ -413,6 +414,14 @@ def _confirm_replacement(
     return True
 
 
+def _env_storage_refusal(profile: str, why: str) -> UsageError:
+    return UsageError(
+        f'storage = "env" {why}',
+        f"set {envvars.refresh_token_variable(profile)} (or {envvars.REFRESH_TOKEN} for "
+        f"every profile) and run `spconnect login -p {profile} --marketplace CODE`",
+    )
+
+
 def login(
     app_name: Annotated[
         str | None, typer.Option("--app", help="The app to authorize (see `app list`).")
@@ -463,6 +472,37 @@ def login(
         )
     ws = Workspace()
     force = force or yes
+    if ws.config.storage == "env" and not insecure_storage:
+        if refresh_token_stdin:
+            raise _env_storage_refusal(
+                profile, "reads refresh tokens from the environment, not stdin"
+            )
+        if paste or port is not None or cert or key or expected_seller is not None:
+            raise _env_storage_refusal(
+                profile,
+                "takes the refresh token from the environment: no consent page, so "
+                "--paste, --port, --cert, --key and --expect-seller do not apply",
+            )
+        force = _confirm_replacement(ws, profile, resolved, force, names_no_account=True)
+        done = accounts.login_from_environment(
+            ws, profile=profile, app_name=app_name, marketplace=resolved, force=force
+        )
+        result = done.result
+        which = (
+            done.variable
+            if done.variable != envvars.REFRESH_TOKEN
+            else f"{done.variable} (no {envvars.refresh_token_variable(profile)} is set)"
+        )
+        say(
+            f"Profile {result.profile!r} uses {which}: Amazon accepted the token for app "
+            f"{result.app!r} in region {result.region} ({result.marketplace.country})."
+        )
+        say(
+            'storage = "env": only the profile was written to config.toml; set the variable '
+            "wherever spconnect runs."
+        )
+        say(f"Next: spconnect token -p {result.profile}")
+        return
     if refresh_token_stdin:
         force = _confirm_replacement(
             ws, profile, resolved, force, names_no_account=True, flags="--refresh-token-stdin"
@@ -527,6 +567,11 @@ def reauth(
     """Renew a profile's authorization (revoked, or its yearly renewal); the old refresh
     token stays until the new one is stored."""
     setup_verbose(verbose)
+    ws = Workspace()
+    if ws.config.storage == "env":  # before Amazon: a renewed token could not be kept
+        raise _env_storage_refusal(
+            profile, "cannot keep a renewed refresh token: generate a new one in Seller Central"
+        )
     request = flow.LoginRequest(
         profile=profile,
         paste_only=paste,
@@ -537,7 +582,7 @@ def reauth(
         reauth=True,
         expect_seller=_expected_seller(expect_seller),
     )
-    browser_login(Workspace(), request, no_browser=no_browser)
+    browser_login(ws, request, no_browser=no_browser)
 
 
 def logout(
