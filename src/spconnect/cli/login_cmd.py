@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO, cast
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from spconnect import accounts
 from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
@@ -457,7 +458,21 @@ def login(
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Authorize an account through Amazon's consent page; store its tokens in the keyring."""
+    """Authorize an account through Amazon's consent page; store its tokens in the keyring.
+
+    How the answer comes back (Amazon refuses http and localhost redirect URIs):
+      relay: a public https redirect URI that hosts `spconnect relay-page`
+      local https: a redirect URI whose host is this machine (TLS on its port)
+      paste: the address the browser lands on, pasted (or only that: --paste)
+      self-authorization: --refresh-token-stdin, a private app's own token
+
+    Examples:
+
+        spconnect login --marketplace US          # consent in the browser
+        spconnect login -p eu-shop --app myapp --marketplace DE
+        spconnect login --paste --marketplace UK  # over SSH: paste where you land
+        spconnect login --refresh-token-stdin --marketplace US < token.txt
+    """
     setup_verbose(verbose)
     from spconnect.amazon.ids import check_profile_name
 
@@ -565,7 +580,15 @@ def reauth(
     verbose: VerboseOpt = False,
 ) -> None:
     """Renew a profile's authorization (revoked, or its yearly renewal); the old refresh
-    token stays until the new one is stored."""
+    token stays until the new one is stored.
+
+    Same capture modes as `spconnect login`; Amazon must answer for the same account.
+
+    Examples:
+
+        spconnect reauth                 # the default profile
+        spconnect reauth -p eu-shop --paste
+    """
     setup_verbose(verbose)
     ws = Workspace()
     if ws.config.storage == "env":  # before Amazon: a renewed token could not be kept
@@ -591,7 +614,16 @@ def logout(
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Remove a profile's refresh token, cached token and settings from this machine."""
+    """Remove a profile's refresh token, cached token and settings from this machine.
+
+    The authorization stays with Amazon until the seller removes the app in Seller
+    Central (Manage Your Apps).
+
+    Examples:
+
+        spconnect logout -p eu-shop
+        spconnect logout --all --yes    # every profile, without asking
+    """
     setup_verbose(verbose)
     ws = Workspace()
     names = sorted(ws.config.profiles) if all_profiles else [profile]
@@ -625,7 +657,14 @@ def relay_page(
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write the relay page to host at the app's Redirect URI (and Login URI)."""
+    """Write the relay page to host at the app's Redirect URI (and Login URI), and print
+    the steps to host and register it.
+
+    Examples:
+
+        spconnect relay-page -o index.html
+        spconnect relay-page --app myapp > relay.html
+    """
     setup_verbose(verbose)
     from spconnect.consent.relay import relay_page_for
 
@@ -641,8 +680,61 @@ def relay_page(
     say(relay.steps)
 
 
+class _Command(TyperCommand):
+    """Help without a `<bool>` label on flags, which take no value (issue 9, item 14)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperOption) and param.is_flag:
+                param.metavar = ""
+        super().format_help(ctx, formatter)
+
+
+class _LoginCommand(_Command):
+    """`login --help` also says which capture mode the configured apps get."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.epilog = _capture_modes_here()
+        super().format_help(ctx, formatter)
+
+
+def _capture_modes_here() -> str | None:
+    """Which way the answer comes back for each configured app, from the config as it is
+    now; None when the config cannot be read (help must not fail)."""
+    from rich.markup import escape
+
+    from spconnect.consent.tls import local_https
+    from spconnect.errors import SpconnectError
+    from spconnect.store.config import load_config
+
+    try:
+        config = load_config()
+    except SpconnectError:
+        return None
+    if config.storage == "env":
+        return (
+            'Here: storage = "env", so login takes the profile\'s refresh token from the '
+            "environment and opens no consent page."
+        )
+    if not config.apps:
+        return "Here: no app is configured yet; login first asks for one (on a terminal)."
+    lines = []
+    for name, app in sorted(config.apps.items()):
+        https = local_https(app.redirect_uri)
+        if https is not None:
+            mode = f"local https on {https.host}:{https.port} (its redirect URI)"
+        else:
+            mode = (
+                f"relay through {app.redirect_uri} to 127.0.0.1:{app.callback_port}, "
+                "with paste beside it"
+            )
+        lines.append(f"app {name!r}: {mode}")
+    heading = "Here, without --paste or --refresh-token-stdin:"
+    return escape("\n".join([heading, *lines]))
+
+
 def register(app: typer.Typer) -> None:
-    app.command("login")(login)
-    app.command("reauth")(reauth)
-    app.command("logout")(logout)
-    app.command("relay-page")(relay_page)
+    app.command("login", cls=_LoginCommand)(login)
+    app.command("reauth", cls=_Command)(reauth)
+    app.command("logout", cls=_Command)(logout)
+    app.command("relay-page", cls=_Command)(relay_page)
