@@ -417,7 +417,7 @@ def _confirm_replacement(
 
 def _env_storage_refusal(profile: str, why: str) -> UsageError:
     return UsageError(
-        f'storage = "env" {why}',
+        f'storage = "env" is read-only: {why}',
         f"set {envvars.refresh_token_variable(profile)} (or {envvars.REFRESH_TOKEN} for "
         f"every profile) and run `spconnect login -p {profile} --marketplace CODE`",
     )
@@ -490,13 +490,13 @@ def login(
     if ws.config.storage == "env" and not insecure_storage:
         if refresh_token_stdin:
             raise _env_storage_refusal(
-                profile, "reads refresh tokens from the environment, not stdin"
+                profile, "refresh tokens come from the environment, not stdin"
             )
         if paste or port is not None or cert or key or expected_seller is not None:
             raise _env_storage_refusal(
                 profile,
-                "takes the refresh token from the environment: no consent page, so "
-                "--paste, --port, --cert, --key and --expect-seller do not apply",
+                "login takes the refresh token from the environment and opens no consent "
+                "page, so --paste, --port, --cert, --key and --expect-seller do not apply",
             )
         force = _confirm_replacement(ws, profile, resolved, force, names_no_account=True)
         done = accounts.login_from_environment(
@@ -593,7 +593,7 @@ def reauth(
     ws = Workspace()
     if ws.config.storage == "env":  # before Amazon: a renewed token could not be kept
         raise _env_storage_refusal(
-            profile, "cannot keep a renewed refresh token: generate a new one in Seller Central"
+            profile, "it cannot keep a renewed refresh token; generate a new one in Seller Central"
         )
     request = flow.LoginRequest(
         profile=profile,
