@@ -193,9 +193,9 @@ def test_login_refuses_to_replace_a_known_selling_partner_without_force(
     )
     token = emulator.state.self_authorize(seller.app.client_id)
     refused = cli.run("login", "--refresh-token-stdin", input=token)
-    assert refused.returncode == ExitCode.USAGE and "--force" in refused.stderr
+    assert refused.returncode == ExitCode.USAGE and "--yes" in refused.stderr  # issue 9, item 12
     assert keyring.get_password(cli.keyring_service, "profile:default") == seller.refresh_token
-    cli.ok("login", "--refresh-token-stdin", "--force", input=token)
+    cli.ok("login", "--refresh-token-stdin", "--force", input=token)  # --force: same as --yes
     assert keyring.get_password(cli.keyring_service, "profile:default") == token
 
 
@@ -365,7 +365,7 @@ def test_logout_removes_secret_cache_and_profile_and_explains(cli: Cli, seller: 
 
 def test_logout_all(cli: Cli, seller: Seller, emulator: Emulator) -> None:
     login_self_authorized(cli, emulator, profile="eu")
-    cli.ok("logout", "--all")
+    cli.ok("logout", "--all", "--yes")  # without a terminal to ask on (issue 9, item 12)
     assert keyring.get_password(cli.keyring_service, "profile:default") is None
     assert keyring.get_password(cli.keyring_service, "profile:eu") is None
     assert config(cli).get("profiles", {}) == {}

@@ -139,3 +139,26 @@ def test_doctor_uses_no_app_secret_and_prints_none(cli: Cli, emulator: Emulator)
     add_app(cli, app, "--insecure-storage")
     result = cli.run("doctor", "--offline")
     assert app.client_secret not in result.output
+
+
+def test_port_check_follows_the_capture_mode(cli: Cli, emulator: Emulator) -> None:
+    """Issue 9, item 6: a local https app listens on its redirect URI's port; doctor
+    checked the unused callback port instead (53682 free while 8443 was busy)."""
+    registered, callback = free_port(), free_port()
+    local = emulator.state.register_app(
+        "local", redirect_uris=[f"https://localhost:{registered}/callback"]
+    )
+    add_app(cli, local, "--callback-port", str(callback), "--insecure-storage", name="local")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", registered))
+        taken.listen()
+        result = cli.run("doctor", "--offline", env={"SSH_CONNECTION": "10.0.0.2 5000 10.0.0.1 22"})
+    assert (
+        f"[warn] app local port: port {registered} of the redirect URI (local https) is in use"
+        in result.stdout
+    ), result.stdout
+    assert "login cannot listen elsewhere" in result.stdout
+    assert f"callback port {callback}" not in result.stdout
+    assert f"ssh -L {registered}:127.0.0.1:{registered} <this host>" in result.stdout
+    free = cli.run("doctor", "--offline").stdout
+    assert f"[ok  ] app local port: port {registered} of the redirect URI" in free

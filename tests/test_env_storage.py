@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from spconnect.emulator import Emulator
 from spconnect.errors import ExitCode
@@ -125,3 +126,61 @@ def test_a_config_file_takes_precedence_over_zero_config(
     }
     result = cli.run("token", env=env)
     assert result.returncode == ExitCode.NOT_SET_UP  # the file has no profile 'default'
+
+
+def test_ci_creates_an_env_profile_from_flags_without_a_keyring(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    """Issue 9, item 5: with storage = "env", `login -p NAME --marketplace CODE` takes the
+    profile's refresh token from the environment, proves it with one refresh and writes
+    only the profile to config.toml; nothing else sets such a profile up."""
+    app = emulator.state.register_app("ci")
+    shop = emulator.state.add_account("EU shop")
+    token = emulator.state.self_authorize(app.client_id, shop.selling_partner_id)
+    cli.config_dir.mkdir(parents=True)
+    (cli.config_dir / "config.toml").write_text('storage = "env"\n')
+    env = {**no_keyring, "SPCONNECT_CLIENT_SECRET": app.client_secret}
+    cli.ok(
+        "app", "add", "ci", "--client-id", app.client_id, "--app-id", app.app_id,
+        "--redirect-uri", app.redirect_uris[0], env=env,
+    )  # fmt: skip
+    login = ("login", "-p", "eu-shop", "--marketplace", "DE")
+    piped = cli.run(*login, "--refresh-token-stdin", input=token, env=env)
+    assert piped.returncode == ExitCode.USAGE, piped.stderr
+    assert "SPCONNECT_REFRESH_TOKEN_EU_SHOP" in piped.stderr and "not stdin" in piped.stderr
+    missing = cli.run(*login, env=env)
+    assert missing.returncode == ExitCode.NOT_SET_UP, missing.stderr
+    assert "SPCONNECT_REFRESH_TOKEN_EU_SHOP" in missing.stderr
+    rejected = cli.run(*login, env={**env, "SPCONNECT_REFRESH_TOKEN_EU_SHOP": "Atzr|IwEBIrevoked"})
+    assert rejected.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "SPCONNECT_REFRESH_TOKEN_EU_SHOP" in rejected.stderr
+    assert not tomllib.loads((cli.config_dir / "config.toml").read_text()).get("profiles")
+
+    env["SPCONNECT_REFRESH_TOKEN_EU_SHOP"] = token
+    before = emulator.count("refresh_token")
+    done = cli.ok(*login, env=env)
+    assert emulator.count("refresh_token") == before + 1  # proven with one refresh
+    assert "uses SPCONNECT_REFRESH_TOKEN_EU_SHOP" in done.stderr
+    text = (cli.config_dir / "config.toml").read_text()
+    profile = tomllib.loads(text)["profiles"]["eu-shop"]
+    assert profile["app"] == "ci" and profile["region"] == "eu"
+    assert profile["marketplace"] == "A1PA6795UKMFR9"
+    assert token not in text and app.client_secret not in text
+    assert not (cli.config_dir / "secrets.json").exists()
+    assert cli.ok("token", "-p", "eu-shop", env=env).stdout.startswith("Atza|")
+    assert emulator.count("refresh_token") == before + 1  # served from the login's cache
+    assert cli.ok("status", "-p", "eu-shop", env=env).returncode == 0
+
+    # The shared variable serves a profile without its own, and the message says so.
+    other = emulator.state.self_authorize(app.client_id)
+    shared = cli.ok(
+        "login", "-p", "us-shop", "--marketplace", "US",
+        env={**env, "SPCONNECT_REFRESH_TOKEN": other},
+    )  # fmt: skip
+    assert "uses SPCONNECT_REFRESH_TOKEN " in shared.stderr
+    reauth = cli.run("reauth", "-p", "eu-shop", env=env)
+    assert reauth.returncode == ExitCode.USAGE
+    assert "SPCONNECT_REFRESH_TOKEN_EU_SHOP" in reauth.stderr
+    assert "/apps/authorize/consent" not in reauth.stderr
+    for result in cli.history:
+        assert token not in result.output and app.client_secret not in result.output

@@ -13,10 +13,8 @@ from spconnect.errors import ExitCode
 from tests.conftest import Cli
 
 # The commands whose work depends on a profile; every other one must not offer -p.
-TAKES_PROFILE = {"login", "reauth", "logout", "relay-page", "token", "status"}
-# cli/login_cmd.py is being rewritten on another branch (login, consent); its Examples
-# arrive with it. strict: once they do, these marks fail and must go.
-EXAMPLES_PENDING = {"login", "reauth", "logout", "relay-page"}
+# relay-page concerns an app (--app), not a profile.
+TAKES_PROFILE = {"login", "reauth", "logout", "token", "status", "api", "exec"}
 
 
 def command_paths() -> Iterator[tuple[str, ...]]:
@@ -32,13 +30,7 @@ def leaf_paths() -> list[tuple[str, ...]]:
     return [p for p in command_paths() if p and p != ("app",)]
 
 
-def pending(path: tuple[str, ...]) -> object:
-    if path and path[0] in EXAMPLES_PENDING:
-        return pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="login_cmd.py"))
-    return path
-
-
-@pytest.mark.parametrize("path", [pending(p) for p in command_paths()], ids=" ".join)
+@pytest.mark.parametrize("path", list(command_paths()), ids=" ".join)
 def test_every_help_has_examples_and_no_bool_labels(cli: Cli, path: tuple[str, ...]) -> None:
     result = cli.run(*path, "--help")
     assert result.returncode == 0, result.output

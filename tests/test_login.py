@@ -16,6 +16,7 @@ import pytest
 import tomllib
 
 from spconnect.consent.listener import port_is_free
+from spconnect.consent.paste import UNREADABLE
 from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
@@ -134,12 +135,15 @@ def test_bad_pastes_are_explained_and_the_prompt_asks_again(
     login = LoginProcess(cli, "login", "--paste", "--no-browser", "--marketplace", "US")
     location = amazon_redirect(emulator, login.consent_url(), emulator.state.add_account("S"))
     login.paste("not an address")
+    login.paste("hello world")
     login.paste(location.replace("state=", "state=1").replace("&state", "&x"))  # foreign
     login.paste("Error code: MD5101")
     login.paste(location)
     result = login.finish()
     assert result.returncode == 0, result.stderr
     assert "not an address spconnect can read" in result.stderr
+    # The hint reaches the person whole: no part of it looks like a secret to the mask.
+    assert UNREADABLE in result.stderr and "[REDACTED]" not in result.stderr
     assert "not this login's" in result.stderr
     assert "MD5101" in result.stderr and "redirect URI" in result.stderr
     assert "Traceback" not in result.stderr
@@ -257,10 +261,14 @@ def test_another_selling_partner_needs_force(cli: Cli, emulator: Emulator, port:
     assert login_via_relay(cli, emulator, port, first).finish().returncode == 0
     original = stored_token(cli)
     refused = login_via_relay(cli, emulator, port, second).finish()
-    assert refused.returncode == ExitCode.USAGE and "--force" in refused.stderr
+    assert refused.returncode == ExitCode.USAGE, refused.stderr
+    assert f"Amazon authorized {second.selling_partner_id}" in refused.stderr
+    assert "refusing without a terminal" in refused.stderr
+    assert "add --yes: spconnect login -p default --yes" in refused.stderr
+    assert emulator.count("authorization_code") == 1  # the second code was never exchanged
     assert stored_token(cli) == original
     assert profile_of(cli)["selling_partner_id"] == first.selling_partner_id
-    forced = login_via_relay(cli, emulator, port, second, "--force").finish()
+    forced = login_via_relay(cli, emulator, port, second, "--force").finish()  # as --yes
     assert forced.returncode == 0
     assert profile_of(cli)["selling_partner_id"] == second.selling_partner_id
     assert stored_token(cli) != original
@@ -743,3 +751,55 @@ def test_from_url_and_a_self_authorized_token_do_not_mix(cli: Cli, hop_port: int
         "login", "--refresh-token-stdin", "--from-url", f"{LOGIN_URI}?a=b", input="Atzr|x\n"
     )
     assert result.returncode == ExitCode.USAGE and "--from-url" in result.stderr
+
+
+def test_logout_of_an_unknown_profile_names_the_profiles_there_are(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    from tests.conftest import login_self_authorized
+
+    add_app(cli, emulator.state.register_app("demo"))
+    for name in ("default", "eu-shop"):
+        login_self_authorized(cli, emulator, profile=name)
+    result = cli.run("logout", "-p", "eu-shpo")
+    assert result.returncode == ExitCode.NOT_SET_UP
+    assert "no profile named 'eu-shpo'" in result.stderr
+    assert "profiles here: default, eu-shop" in result.stderr
+    assert "did you mean 'eu-shop'" in result.stderr
+    assert "spconnect login" not in result.stderr  # logging in is not what was asked
+    assert stored_token(cli, "eu-shop") and stored_token(cli, "default")
+    cli.ok("logout", "-p", "default")
+    cli.ok("logout", "-p", "eu-shop")
+    nothing = cli.run("logout", "-p", "default")
+    assert nothing.returncode == ExitCode.NOT_SET_UP
+    assert "no profiles here" in nothing.stderr
+
+
+def test_local_https_listens_only_on_the_registered_port(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    """Issue 9, item 6: `--port 8444` listened on 8444 and still sent Amazon the redirect
+    URI with 8443, where nothing answered."""
+    import socket
+
+    registered = free_port()
+    redirect = f"https://localhost:{registered}/callback"
+    add_app(cli, emulator.state.register_app("local", redirect_uris=[redirect]))
+    other = free_port()
+    args = ("login", "--no-browser", "--marketplace", "US", "--timeout", "2")
+    refused = cli.run(*args, "--port", str(other))
+    assert refused.returncode == ExitCode.USAGE, refused.stderr
+    assert f"--port {other} cannot be used" in refused.stderr
+    assert redirect in refused.stderr and f"port {registered} only" in refused.stderr
+    assert "/apps/authorize/consent" not in refused.stderr  # nobody sent to Amazon
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", registered))
+        taken.listen()
+        busy = cli.run(*args)
+    assert busy.returncode == ExitCode.LOGIN_INCOMPLETE
+    assert f"port {registered} on 127.0.0.1 is already in use" in busy.stderr
+    assert "--paste" in busy.stderr and "--port N" not in busy.stderr
+    login = LoginProcess(cli, *args, "--port", str(registered))  # its own port is fine
+    assert f"localhost%3A{registered}%2Fcallback" in login.consent_url()
+    login.process.terminate()
+    login.finish()

@@ -9,6 +9,9 @@ import re
 import pytest
 
 from spconnect.consent.relay import relay_page
+from spconnect.emulator import Emulator
+from spconnect.errors import ExitCode
+from tests.conftest import Cli, add_app, login_self_authorized
 
 
 def test_relay_page_loads_nothing_from_anywhere() -> None:
@@ -53,3 +56,49 @@ def test_relay_page_shows_the_commands_on_the_login_uri_hop_instead_of_forwardin
     assert """replace(/'/g, "%27")""" in page
     for element in ("hop", "login-command", "reauth-command", "continue", "address"):
         assert f'id="{element}"' in page
+
+
+# -- `spconnect relay-page` (issue 9, item 11) ---------------------------------------------
+
+
+def test_relay_page_prints_the_hosting_steps_for_its_app(cli: Cli, emulator: Emulator) -> None:
+    redirect = "https://you.example.com/spconnect/callback"
+    app = emulator.state.register_app("demo", redirect_uris=[redirect])
+    add_app(cli, app, "--insecure-storage", "--callback-port", "50123")
+    result = cli.ok("relay-page")
+    assert "var BAKED_PORT = 50123;" in result.stdout
+    steps = " ".join(result.stderr.split())
+    assert "Relay page for app 'demo'" in steps
+    assert f"Host it at {redirect}" in steps and "GitHub Pages" in steps
+    assert "as both the OAuth Redirect URI and the OAuth Login URI" in steps
+    assert "spconnect login --app demo" in steps
+    assert "examples/" not in result.stderr  # a pip install has no examples directory
+
+
+def test_relay_page_with_several_apps_needs_app(cli: Cli, emulator: Emulator) -> None:
+    first = emulator.state.register_app("first", redirect_uris=["https://a.example.com/cb"])
+    second = emulator.state.register_app("second", redirect_uris=["https://b.example.com/cb"])
+    add_app(cli, first, "--insecure-storage", "--callback-port", "50001", name="first")
+    add_app(cli, second, "--insecure-storage", "--callback-port", "50002", name="second")
+    # The default profile uses 'first': that used to pick it without a word.
+    login_self_authorized(cli, emulator, "--app", "first", app_name="first")
+    refused = cli.run("relay-page")
+    assert refused.returncode == ExitCode.USAGE and refused.stdout == ""
+    assert "several apps are configured (first, second)" in refused.stderr
+    assert "--app NAME" in refused.stderr
+    chosen = cli.ok("relay-page", "--app", "second")
+    assert "var BAKED_PORT = 50002;" in chosen.stdout
+    assert "https://b.example.com/cb" in chosen.stderr
+
+
+def test_relay_page_for_a_local_https_app_explains_none_is_needed(
+    cli: Cli, emulator: Emulator
+) -> None:
+    redirect = "https://localhost:8443/callback"
+    app = emulator.state.register_app("local", redirect_uris=[redirect])
+    add_app(cli, app, "--insecure-storage", name="local")
+    result = cli.run("relay-page")
+    assert result.returncode == ExitCode.USAGE and result.stdout == ""
+    assert "app 'local' needs no relay page" in result.stderr
+    assert "local https" in result.stderr and redirect in result.stderr
+    assert f"Host it at {redirect}" not in result.stderr

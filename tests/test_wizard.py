@@ -50,8 +50,10 @@ class Terminal:
             if ready:
                 try:
                     chunk = os.read(self.master, 65536).decode(errors="replace")
-                except OSError:
-                    break
+                except OSError:  # the program ended without showing it
+                    raise AssertionError(
+                        f"{text!r} not seen before the terminal closed; screen:\n{self.text()}"
+                    ) from None
                 # prompt_toolkit asks where the cursor is; answer like a terminal would.
                 if "\x1b[6n" in chunk:
                     os.write(self.master, b"\x1b[1;1R")
@@ -166,3 +168,35 @@ def test_login_on_a_terminal_shows_a_spinner_with_the_time_left(
     finally:
         code = terminal.close()
     assert code == 0, terminal.text()
+
+
+def test_wizard_app_name_typed_replaces_the_default(
+    cli: Cli, emulator: Emulator, secret_service: None
+) -> None:
+    """Issue 9, item 7: the default name was editable text, so typing `shop1` saved
+    `myappshop1`."""
+    app = emulator.state.register_app("wizard")
+    terminal = Terminal(
+        [CONSOLE_SCRIPT, "login", "--paste", "--no-browser", "--marketplace", "US", "--timeout=1"],
+        cli.env,
+    )
+    try:
+        terminal.read_until("A short name for the app")
+        terminal.type("shop1\r")
+        terminal.read_until("LWA client id")
+        terminal.type(app.client_id + "\r")
+        terminal.read_until("Application id")
+        terminal.type(app.app_id + "\r")
+        terminal.read_until("Redirect URI")
+        terminal.type(app.redirect_uris[0] + "\r")
+        terminal.read_until("Login URI")
+        terminal.type("\r")
+        terminal.read_until("Draft status")
+        terminal.type("\r")
+        terminal.read_until("LWA client secret")
+        terminal.type(app.client_secret + "\r")
+        terminal.read_until("Saved app")
+    finally:
+        terminal.close()
+    config = tomllib.loads((cli.config_dir / "config.toml").read_text())
+    assert list(config["apps"]) == ["shop1"], terminal.text()

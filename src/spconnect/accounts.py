@@ -164,12 +164,16 @@ class LoginResult:
     expires_at: float
 
 
-def resolve_app_name(ws: Workspace, requested: str | None, profile: str) -> str:
-    """The app to log in with: --app, the profile's current app, or the only app."""
+def resolve_app_name(ws: Workspace, requested: str | None, profile: str | None) -> str:
+    """The app to log in with: --app, the profile's current app, or the only app.
+
+    ``profile`` None: the command concerns an app, not an account (`relay-page`), so a
+    profile's app is no reason to pick one of several.
+    """
     if requested:
         ws.config.app(requested)
         return requested
-    existing = ws.config.profiles.get(profile)
+    existing = ws.config.profiles.get(profile) if profile is not None else None
     if existing is not None and existing.app in ws.config.apps:
         return existing.app
     if len(ws.config.apps) == 1:
@@ -183,6 +187,34 @@ def resolve_app_name(ws: Workspace, requested: str | None, profile: str) -> str:
         f"several apps are configured ({', '.join(sorted(ws.config.apps))})",
         "choose one with --app NAME",
     )
+
+
+def replaced_by_login(
+    ws: Workspace, profile: str, marketplace: Marketplace | None, *, names_no_account: bool
+) -> str | None:
+    """What logging in to ``profile`` would replace, for a person to agree to first
+    (issue 9, item 12); None when nothing is at stake.
+
+    At stake: an authorization for another region; and, for a token that names no
+    account (self-authorized, or from the environment), the account the profile holds.
+    A browser login learns the account only from Amazon's answer (cli/login_cmd.py).
+    """
+    existing = ws.config.profiles.get(profile)
+    if existing is None:
+        return None
+    held = existing.selling_partner_id
+    holding = f"selling partner {held}" if held else "an authorization"
+    if marketplace is not None and marketplace.region != existing.region:
+        return (
+            f"profile {profile!r} holds {holding} in region {existing.region}; logging in "
+            f"for region {marketplace.region} ({marketplace.country}) replaces it"
+        )
+    if names_no_account and held:
+        return (
+            f"profile {profile!r} holds selling partner {held}, and a self-authorized token "
+            "does not say which account it belongs to; storing it replaces that one"
+        )
+    return None
 
 
 def store_authorization(
@@ -233,15 +265,24 @@ def store_authorization(
         )
 
     profile_entry_in(ws.config)  # validated now; rebuilt under the config lock below
-    tokens.invalidate_cached(ws, profile)
     key = profile_key(profile)
-    previous_token = ws.secrets.get(key)
-    ws.secrets.set(key, refresh_token)
+    # storage = "env" is read-only: the token must be the one the environment holds for
+    # this profile already (login_from_environment); for any other, the store's refusal
+    # names the variable to set, before anything changes.
+    read_only = not ws.secrets.writable
+    if read_only and ws.secrets.get(key) != refresh_token:
+        ws.secrets.set(key, refresh_token)
+    tokens.invalidate_cached(ws, profile)
+    previous_token = None if read_only else ws.secrets.get(key)
+    if not read_only:
+        ws.secrets.set(key, refresh_token)
     try:
         with editing_config() as config:
             config.profiles[profile] = profile_entry_in(config)
     except BaseException:
-        if previous_token is None:
+        if read_only:
+            pass  # nothing was written to the store
+        elif previous_token is None:
             ws.secrets.delete(key)
         else:
             ws.secrets.set(key, previous_token)
@@ -332,10 +373,83 @@ def import_refresh_token(
     )
 
 
+def unknown_profile(ws: Workspace, name: str, consequence: str) -> NotSetUp:
+    """The error for a profile name that is not in the config: the names there are, and
+    the nearest one (a typo is likelier than a wish to log in)."""
+    import difflib
+
+    known = sorted(ws.config.profiles)
+    if not known:
+        return NotSetUp(
+            f"no profile named {name!r}, {consequence}: there are no profiles here",
+            "`spconnect login -p NAME` creates one",
+        )
+    close = difflib.get_close_matches(name, known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return NotSetUp(
+        f"no profile named {name!r}, {consequence} (profiles here: {', '.join(known)})",
+        f"{guess}`spconnect status --all` shows each of them",
+    )
+
+
+@dataclass(frozen=True)
+class EnvironmentLogin:
+    result: LoginResult
+    variable: str  # the environment variable that holds the profile's refresh token
+
+
+def login_from_environment(
+    ws: Workspace,
+    *,
+    profile: str,
+    app_name: str | None,
+    marketplace: Marketplace | None,
+    force: bool = False,
+) -> EnvironmentLogin:
+    """``storage = "env"`` (issue 9, item 5): set up a profile whose refresh token lives in
+    the environment (SPCONNECT_REFRESH_TOKEN_<PROFILE>, else SPCONNECT_REFRESH_TOKEN).
+    The token is proven with one refresh, as an imported one is; then only the profile is
+    written to config.toml. Nothing is written when the refresh fails."""
+    import os
+
+    from spconnect.store import envvars
+
+    ids.check_profile_name(profile)
+    own = envvars.refresh_token_variable(profile)
+    token = envvars.refresh_token(profile)
+    if token is None:
+        raise NotSetUp(
+            f'storage = "env", and no refresh token for profile {profile!r} is in the '
+            f"environment: neither {own} nor {envvars.REFRESH_TOKEN} is set",
+            f"set {own} to the profile's refresh token (Seller Central > Develop Apps > "
+            "Authorize app) and run this again",
+        )
+    # Which variable answered: the profile's own wins over the shared one.
+    has_own = envvars.refresh_token(profile, {own: os.environ.get(own, "")}) is not None
+    variable = own if has_own else envvars.REFRESH_TOKEN
+    try:
+        result = import_refresh_token(
+            ws,
+            profile=profile,
+            app_name=app_name,
+            marketplace=marketplace,
+            refresh_token=token,
+            force=force,
+        )
+    except AuthorizationRejected as error:
+        raise AuthorizationRejected(
+            f"{variable}: {error.message}",
+            f"put a valid refresh token in {variable} (Seller Central > Develop Apps > "
+            "Authorize app generates one) and run this again",
+        ) from None
+    return EnvironmentLogin(result, variable)
+
+
 def logout(ws: Workspace, profiles: list[str]) -> list[str]:
     """Remove profiles' refresh tokens, caches and config entries; returns the removed."""
     for name in profiles:
-        ws.config.profile(name)
+        if name not in ws.config.profiles:
+            raise unknown_profile(ws, name, "so there is nothing to log out")
     for name in profiles:
         tokens.invalidate_cached(ws, name)
         history.forget(name)

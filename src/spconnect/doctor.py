@@ -13,9 +13,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from spconnect.errors import ExitCode, SpconnectError
+
+if TYPE_CHECKING:
+    from spconnect.consent.tls import LocalHttps
+    from spconnect.store.config import AppConfig
 
 SKEW_WARNING_SECONDS = 30
 
@@ -147,8 +152,7 @@ def _session_checks(ports: list[int]) -> list[Check]:
 
 
 def _app_checks(config: object) -> list[Check]:
-    from spconnect.consent.listener import port_is_free
-    from spconnect.consent.tls import loopback_address
+    from spconnect.consent.tls import local_https
     from spconnect.store.config import Config
 
     assert isinstance(config, Config)
@@ -164,6 +168,7 @@ def _app_checks(config: object) -> list[Check]:
         )
     for name, app in sorted(config.apps.items()):
         host = urlsplit(app.redirect_uri).hostname or ""
+        https = local_https(app.redirect_uri)
         notes = []
         outcome = "ok"
         fix = None
@@ -176,7 +181,7 @@ def _app_checks(config: object) -> list[Check]:
                 ),
             )
             notes.append(f"redirect URI host {host!r}: Amazon refuses localhost at registration")
-        elif loopback_address(host):
+        elif https is not None:
             notes.append("redirect URI resolves to this machine: local https mode")
         else:
             notes.append("public redirect URI: relay mode (host `spconnect relay-page`)")
@@ -188,20 +193,42 @@ def _app_checks(config: object) -> list[Check]:
             "draft: consent adds version=beta" if app.draft else "published: no version=beta"
         )
         checks.append(Check(f"app {name}", outcome, "; ".join(notes), fix))
-        if port_is_free(app.callback_port):
-            checks.append(
-                Check(f"app {name} port", "ok", f"callback port {app.callback_port} is free")
-            )
-        else:
-            checks.append(
-                Check(
-                    f"app {name} port",
-                    "warn",
-                    f"callback port {app.callback_port} is in use",
-                    "stop the other program, or pass --port N to login",
-                )
-            )
+        checks.append(_port_check(name, app.callback_port, https))
     return checks
+
+
+def _port_check(name: str, callback_port: int, https: LocalHttps | None) -> Check:
+    """The port the app's capture mode listens on (issue 9, item 6): in local https mode
+    the redirect URI's own, which no --port can replace; in relay mode the callback port."""
+    from spconnect.consent.listener import port_is_free
+
+    if https is None:
+        if port_is_free(callback_port):
+            return Check(f"app {name} port", "ok", f"callback port {callback_port} is free")
+        return Check(
+            f"app {name} port",
+            "warn",
+            f"callback port {callback_port} is in use",
+            "stop the other program, or pass --port N to login",
+        )
+    where = f"port {https.port} of the redirect URI (local https)"
+    if port_is_free(https.port, https.bind_address):
+        return Check(f"app {name} port", "ok", f"{where} is free")
+    return Check(
+        f"app {name} port",
+        "warn",
+        f"{where} is in use on {https.bind_address}",
+        "stop the program that uses it; login cannot listen elsewhere, because Amazon "
+        "sends the answer to the registered redirect URI (or use `spconnect login --paste`)",
+    )
+
+
+def listening_port(app: AppConfig) -> int:
+    """The port `login` listens on for an app, by its capture mode."""
+    from spconnect.consent.tls import local_https
+
+    https = local_https(app.redirect_uri)
+    return https.port if https is not None else app.callback_port
 
 
 CLOCK_CHECK_SECONDS = 10.0
@@ -273,7 +300,7 @@ def run_checks(*, offline: bool) -> list[Check]:
         checks.append(Check("config", "fail", error.message, error.hint, error.exit_code))
         config = Config()
     checks += _keyring_checks(config.storage, config.keyring_timeout)
-    checks += _session_checks([a.callback_port for a in config.apps.values()])
+    checks += _session_checks([listening_port(a) for a in config.apps.values()])
     checks += _app_checks(config)
     checks.append(Check("clock", "skip", "skipped (--offline)") if offline else _clock_check())
     return checks

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import queue
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TextIO, cast
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from spconnect import accounts
 from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
@@ -21,9 +25,13 @@ from spconnect.cli.common import (
     setup_verbose,
     stdin_is_terminal,
 )
+from spconnect.cli.confirm import YesOpt, confirm_destructive
 from spconnect.consent import flow
+from spconnect.consent.answers import Authorized
 from spconnect.consent.paste import PASTE_ONLY_PROMPT, PROMPT
-from spconnect.errors import UsageError
+from spconnect.errors import LoginIncomplete, UsageError
+from spconnect.redaction import for_display
+from spconnect.store import envvars
 from spconnect.workspace import Workspace
 
 # The capture flags login and reauth share (design, "Command contract").
@@ -95,6 +103,9 @@ def _open_browser(url: str) -> bool:
         return False
 
 
+DEFAULT_APP_NAME = "myapp"
+
+
 def _ask(question: object) -> object:
     """questionary's answer, or an interrupt when the person pressed Ctrl-C."""
     answer = question.ask()  # type: ignore[attr-defined]
@@ -130,12 +141,25 @@ def _first_run_wizard(ws: Workspace, vendor: bool) -> str:
         "No SP-API app is configured yet. Its values are in Developer Central "
         "(Apps and Services > Develop Apps)."
     )
-    name = str(
-        _ask(
-            questionary.text(
-                "A short name for the app:", default="myapp", validate=valid(ids.check_profile_name)
+
+    # The default is a placeholder, not pre-filled text: text typed at a pre-filled
+    # prompt is appended to it (`shop1` became `myappshop1`, issue 9, item 7). Enter on
+    # the empty line takes the default.
+    def check_name(value: str) -> None:
+        if value.strip():
+            ids.check_profile_name(value.strip())
+
+    name = (
+        str(
+            _ask(
+                questionary.text(
+                    "A short name for the app:",
+                    placeholder=f"{DEFAULT_APP_NAME} (Enter keeps it)",
+                    validate=valid(check_name),
+                )
             )
-        )
+        ).strip()
+        or DEFAULT_APP_NAME
     )
     client_id = str(
         _ask(
@@ -204,7 +228,115 @@ def _spinner_text(remaining: float) -> str:
     return f"Waiting for Amazon's answer… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
 
 
+def _check_local_https_port(ws: Workspace, request: flow.LoginRequest) -> None:
+    """In local https mode the listener must use the redirect URI's own port (issue 9,
+    item 6): refuse another --port, and explain a busy port without suggesting --port."""
+    if request.paste_only or (request.reauth and request.profile not in ws.config.profiles):
+        return  # no listener; or nothing to renew, which start_consent explains
+    from spconnect.consent.listener import port_is_free
+    from spconnect.consent.tls import local_https
+
+    app_name = accounts.resolve_app_name(ws, request.app_name, request.profile)
+    target = local_https(ws.config.app(app_name).redirect_uri)
+    if target is None:
+        return  # relay mode: any port works, the port travels in state
+    target.check_port(request.port, app_name)
+    if not port_is_free(target.port, target.bind_address):
+        raise LoginIncomplete(
+            f"port {target.port} on {target.bind_address} is already in use, and app "
+            f"{app_name!r} must listen there: its redirect URI {target.redirect_uri} is "
+            "registered at Amazon",
+            f"stop the program that uses port {target.port} (`ss -ltnp 'sport = "
+            f":{target.port}'` names it), or use --paste; --port cannot help here",
+        )
+
+
+class _SharedStdin:
+    """stdin for the paste prompt, which a question after Amazon's answer can take over.
+
+    The paste prompt reads lines on a daemon thread that stays blocked in readline() when
+    the listener wins (consent/paste.py); a second reader would race it for the person's
+    keys, and questionary's raw mode would lose them to it. So the paste thread reads
+    through here, and once a question takes over, the lines it reads go to the question
+    instead of being read as pastes.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._taken: queue.Queue[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def reconfigure(self, **options: Any) -> None:
+        reconfigure = getattr(self._stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(**options)
+
+    def readline(self) -> str:
+        self._reader = threading.current_thread()
+        while True:
+            line = self._stream.readline()
+            with self._lock:
+                taken = self._taken
+            if taken is None:
+                return line
+            taken.put(line)
+            if not line:
+                return line
+
+    def take_over(self) -> None:
+        """From now on, lines go to take_line(); call it before asking, so that an answer
+        typed at once cannot reach the paste prompt."""
+        with self._lock:
+            if self._taken is None:
+                self._taken = queue.Queue()
+
+    def take_line(self) -> str:
+        """The person's next line (after take_over()), whoever is reading stdin."""
+        self.take_over()
+        taken = self._taken
+        assert taken is not None
+        while True:
+            try:
+                return taken.get(timeout=0.1)
+            except queue.Empty:
+                pass
+            reader = self._reader
+            if (reader is None or not reader.is_alive()) and taken.empty():
+                return self._stream.readline()  # the paste thread is gone: read here
+
+
+def _confirm_other_account(
+    ws: Workspace, request: flow.LoginRequest, answer: Authorized, stdin: _SharedStdin
+) -> flow.LoginRequest:
+    """A login whose answer is for another account than the profile holds replaces it:
+    asked on a terminal, refused without one unless --yes (issue 9, item 12). Asked
+    before the code is exchanged, so a "no" leaves everything as it was."""
+    existing = ws.config.profiles.get(request.profile)
+    held = existing.selling_partner_id if existing is not None else None
+    new = answer.selling_partner_id
+    if request.reauth or request.force or not held or not new or held == new:
+        return request  # reauth refuses another account itself (flow.finish_login)
+    what = (
+        f"profile {request.profile!r} holds selling partner {held}, and Amazon authorized "
+        f"{new}; storing it replaces {held}"
+    )
+    command = f"spconnect login -p {request.profile} --yes"
+    if not (stdin_is_terminal() and sys.stderr.isatty()):
+        confirm_destructive(what, yes=False, command=command)  # refuses, as every question
+    stdin.take_over()
+    sys.stderr.write(for_display(f"{what}. Continue? [y/N] "))
+    sys.stderr.flush()
+    if stdin.take_line().strip().lower() not in ("y", "yes"):
+        raise UsageError(
+            f"nothing was changed: profile {request.profile!r} still holds {held}",
+            f"to skip this question: {command}; for {new}, use another profile (-p NAME)",
+        )
+    return dataclasses.replace(request, force=True)
+
+
 def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool) -> None:
+    _check_local_https_port(ws, request)
     session = flow.start_consent(ws, request)
     try:
         if session.mode == "relay":
@@ -247,6 +379,8 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
         say(PROMPT if session.mode != "paste" else PASTE_ONLY_PROMPT)
 
         interactive = sys.stderr.isatty() and session.mode != "paste"
+        stdin = _SharedStdin(sys.stdin)
+        paste_stream = cast(TextIO, stdin)  # readline() and reconfigure() are all it uses
         if interactive:
             from rich.console import Console
 
@@ -254,14 +388,15 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
             with console.status(_spinner_text(request.timeout)) as status:
                 answer = flow.wait_for_answer(
                     session,
-                    paste_stream=sys.stdin,
+                    paste_stream=paste_stream,
                     on_note=say,
                     on_tick=lambda left: status.update(_spinner_text(left)),
                 )
         else:
-            answer = flow.wait_for_answer(session, paste_stream=sys.stdin, on_note=say)
+            answer = flow.wait_for_answer(session, paste_stream=paste_stream, on_note=say)
     finally:
         session.close()
+    session.request = _confirm_other_account(ws, request, answer, stdin)
     started = time.monotonic()
     result = flow.finish_login(ws, session, answer)
     account = result.selling_partner_id or "unknown"
@@ -271,6 +406,34 @@ def browser_login(ws: Workspace, request: flow.LoginRequest, *, no_browser: bool
         f"in {ws.secrets.description} ({time.monotonic() - started:.1f} s after the answer)."
     )
     say(f"Next: spconnect token -p {result.profile}")
+
+
+def _confirm_replacement(
+    ws: Workspace,
+    profile: str,
+    marketplace: Marketplace | None,
+    yes: bool,
+    *,
+    names_no_account: bool,
+    flags: str = "",
+) -> bool:
+    """Ask before a login that would replace what the profile holds (issue 9, item 12);
+    True when the replacement is agreed to (or nothing is at stake and ``yes`` stands)."""
+    what = accounts.replaced_by_login(ws, profile, marketplace, names_no_account=names_no_account)
+    if what is None:
+        return yes
+    where = f" --marketplace {marketplace.code}" if marketplace is not None else ""
+    command = " ".join(f"spconnect login -p {profile}{where} {flags} --yes".split())
+    confirm_destructive(what, yes=yes, command=command)
+    return True
+
+
+def _env_storage_refusal(profile: str, why: str) -> UsageError:
+    return UsageError(
+        f'storage = "env" is read-only: {why}',
+        f"set {envvars.refresh_token_variable(profile)} (or {envvars.REFRESH_TOKEN} for "
+        f"every profile) and run `spconnect login -p {profile} --marketplace CODE`",
+    )
 
 
 def login(
@@ -296,8 +459,12 @@ def login(
             "Authorize app) from stdin.",
         ),
     ] = False,
+    yes: YesOpt = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace a profile that holds another account.")
+        bool,
+        typer.Option(
+            "--force", help="Same as --yes: replace a profile of another account or region."
+        ),
     ] = False,
     expect_seller: ExpectSellerOpt = None,
     from_url: FromUrlOpt = None,
@@ -305,7 +472,21 @@ def login(
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Authorize an account through Amazon's consent page; store its tokens in the keyring."""
+    """Authorize an account through Amazon's consent page; store its tokens in the keyring.
+
+    How the answer comes back (Amazon refuses http and localhost redirect URIs):
+      relay: a public https redirect URI that hosts `spconnect relay-page`
+      local https: a redirect URI whose host is this machine (TLS on its port)
+      paste: the address the browser lands on, pasted (or only that: --paste)
+      self-authorization: --refresh-token-stdin, a private app's own token
+
+    Examples:
+
+        spconnect login --marketplace US          # consent in the browser
+        spconnect login -p eu-shop --app myapp --marketplace DE
+        spconnect login --paste --marketplace UK  # over SSH: paste where you land
+        spconnect login --refresh-token-stdin --marketplace US < token.txt
+    """
     setup_verbose(verbose)
     from spconnect.amazon.ids import check_profile_name
 
@@ -325,7 +506,42 @@ def login(
             "use one of the two",
         )
     ws = Workspace()
+    force = force or yes
+    if ws.config.storage == "env" and not insecure_storage:
+        if refresh_token_stdin:
+            raise _env_storage_refusal(
+                profile, "refresh tokens come from the environment, not stdin"
+            )
+        if paste or port is not None or cert or key or expected_seller is not None:
+            raise _env_storage_refusal(
+                profile,
+                "login takes the refresh token from the environment and opens no consent "
+                "page, so --paste, --port, --cert, --key and --expect-seller do not apply",
+            )
+        force = _confirm_replacement(ws, profile, resolved, force, names_no_account=True)
+        done = accounts.login_from_environment(
+            ws, profile=profile, app_name=app_name, marketplace=resolved, force=force
+        )
+        result = done.result
+        which = (
+            done.variable
+            if done.variable != envvars.REFRESH_TOKEN
+            else f"{done.variable} (no {envvars.refresh_token_variable(profile)} is set)"
+        )
+        say(
+            f"Profile {result.profile!r} uses {which}: Amazon accepted the token for app "
+            f"{result.app!r} in region {result.region} ({result.marketplace.country})."
+        )
+        say(
+            'storage = "env": only the profile was written to config.toml; set the variable '
+            "wherever spconnect runs."
+        )
+        say(f"Next: spconnect token -p {result.profile}")
+        return
     if refresh_token_stdin:
+        force = _confirm_replacement(
+            ws, profile, resolved, force, names_no_account=True, flags="--refresh-token-stdin"
+        )
         token = read_secret(from_stdin=True, what="refresh token", flag="--refresh-token-stdin")
         result = accounts.import_refresh_token(
             ws,
@@ -355,6 +571,7 @@ def login(
         app_name = _first_run_wizard(ws, vendor)
     if resolved is None and profile not in ws.config.profiles:
         resolved = _ask_marketplace()
+    force = _confirm_replacement(ws, profile, resolved, force, names_no_account=False)
     request = flow.LoginRequest(
         profile=profile,
         app_name=app_name,
@@ -385,8 +602,21 @@ def reauth(
     verbose: VerboseOpt = False,
 ) -> None:
     """Renew a profile's authorization (revoked, or its yearly renewal); the old refresh
-    token stays until the new one is stored."""
+    token stays until the new one is stored.
+
+    Same capture modes as `spconnect login`; Amazon must answer for the same account.
+
+    Examples:
+
+        spconnect reauth                 # the default profile
+        spconnect reauth -p eu-shop --paste
+    """
     setup_verbose(verbose)
+    ws = Workspace()
+    if ws.config.storage == "env":  # before Amazon: a renewed token could not be kept
+        raise _env_storage_refusal(
+            profile, "it cannot keep a renewed refresh token; generate a new one in Seller Central"
+        )
     request = flow.LoginRequest(
         profile=profile,
         paste_only=paste,
@@ -398,21 +628,38 @@ def reauth(
         expect_seller=_expected_seller(expect_seller),
         from_url=from_url,
     )
-    browser_login(Workspace(), request, no_browser=no_browser)
+    browser_login(ws, request, no_browser=no_browser)
 
 
 def logout(
     all_profiles: Annotated[bool, typer.Option("--all", help="Log out every profile.")] = False,
+    yes: YesOpt = False,
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Remove a profile's refresh token, cached token and settings from this machine."""
+    """Remove a profile's refresh token, cached token and settings from this machine.
+
+    The authorization stays with Amazon until the seller removes the app in Seller
+    Central (Manage Your Apps).
+
+    Examples:
+
+        spconnect logout -p eu-shop
+        spconnect logout --all --yes    # every profile, without asking
+    """
     setup_verbose(verbose)
     ws = Workspace()
     names = sorted(ws.config.profiles) if all_profiles else [profile]
     if all_profiles and not names:
         say("No profiles to log out.")
         return
+    if all_profiles:
+        confirm_destructive(
+            f"this logs out every profile ({', '.join(names)}) and deletes their refresh "
+            "tokens from this machine",
+            yes=yes,
+            command="spconnect logout --all --yes",
+        )
     removed = accounts.logout(ws, names)
     for name in removed:
         say(f"Logged out profile {name!r}: refresh token, cached token and settings removed.")
@@ -424,37 +671,93 @@ def logout(
 
 def relay_page(
     app_name: Annotated[
-        str | None, typer.Option("--app", help="The app (default: the only one).")
+        str | None,
+        typer.Option("--app", help="The app (needed when several are configured)."),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to FILE instead of stdout.", dir_okay=False),
     ] = None,
-    profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write the relay page to host at the app's Redirect URI (and Login URI)."""
+    """Write the relay page to host at the app's Redirect URI (and Login URI), and print
+    the steps to host and register it.
+
+    Examples:
+
+        spconnect relay-page -o index.html
+        spconnect relay-page --app myapp > relay.html
+    """
     setup_verbose(verbose)
-    from spconnect.consent.relay import relay_page as render
+    from spconnect.consent.relay import relay_page_for
 
     ws = Workspace()
-    name = accounts.resolve_app_name(ws, app_name, profile)
-    app = ws.config.app(name)
-    page = render(app.callback_port)
+    # No profile here: an app is chosen by name, or because it is the only one.
+    name = accounts.resolve_app_name(ws, app_name, None)
+    relay = relay_page_for(name, ws.config.app(name))
     if output is None:
-        sys.stdout.write(page)
+        sys.stdout.write(relay.html)
     else:
-        output.write_text(page, encoding="utf-8")
-        say(f"Wrote {output} ({len(page)} bytes).")
-    say(
-        f"Host it at {app.redirect_uri} and register that same address as the app's Login "
-        f"URI in Developer Central; it forwards to port {app.callback_port} (or the port "
-        "in state) on 127.0.0.1 only. See examples/relay-page.md."
-    )
+        output.write_text(relay.html, encoding="utf-8")
+        say(f"Wrote {output} ({len(relay.html)} bytes).")
+    say(relay.steps)
+
+
+class _Command(TyperCommand):
+    """Help without a `<bool>` label on flags, which take no value (issue 9, item 14)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperOption) and param.is_flag:
+                param.metavar = ""
+        super().format_help(ctx, formatter)
+
+
+class _LoginCommand(_Command):
+    """`login --help` also says which capture mode the configured apps get."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.epilog = _capture_modes_here()
+        super().format_help(ctx, formatter)
+
+
+def _capture_modes_here() -> str | None:
+    """Which way the answer comes back for each configured app, from the config as it is
+    now; None when the config cannot be read (help must not fail)."""
+    from rich.markup import escape
+
+    from spconnect.consent.tls import local_https
+    from spconnect.errors import SpconnectError
+    from spconnect.store.config import load_config
+
+    try:
+        config = load_config()
+    except SpconnectError:
+        return None
+    if config.storage == "env":
+        return (
+            'Here: storage = "env", so login takes the profile\'s refresh token from the '
+            "environment and opens no consent page."
+        )
+    if not config.apps:
+        return "Here: no app is configured yet; login first asks for one (on a terminal)."
+    lines = []
+    for name, app in sorted(config.apps.items()):
+        https = local_https(app.redirect_uri)
+        if https is not None:
+            mode = f"local https on {https.host}:{https.port} (its redirect URI)"
+        else:
+            mode = (
+                f"relay through {app.redirect_uri} to 127.0.0.1:{app.callback_port}, "
+                "with paste beside it"
+            )
+        lines.append(f"app {name!r}: {mode}")
+    heading = "Here, without --paste or --refresh-token-stdin:"
+    return escape("\n".join([heading, *lines]))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("login")(login)
-    app.command("reauth")(reauth)
-    app.command("logout")(logout)
-    app.command("relay-page")(relay_page)
+    app.command("login", cls=_LoginCommand)(login)
+    app.command("reauth", cls=_Command)(reauth)
+    app.command("logout", cls=_Command)(logout)
+    app.command("relay-page", cls=_Command)(relay_page)

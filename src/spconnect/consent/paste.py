@@ -46,10 +46,11 @@ AMAZON_PAGE = (
     "MD1000, paste the code or the page's text here and spconnect will say what it means "
     "and how to fix it; otherwise approve on that page, then paste the address you land on."
 )
-
+# Names only, never "name=…": the display filter masks whatever follows
+# "spapi_oauth_code=", and it used to eat the end of this sentence (issue 9, item 9).
 UNREADABLE = (
     "That is not an address spconnect can read. Paste the whole address from the "
-    "browser's address bar (it contains state=… and spapi_oauth_code=…)."
+    "browser's address bar (its query has state and spapi_oauth_code in it)."
 )
 
 

@@ -39,8 +39,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from spconnect.consent.pages import page
+from spconnect.errors import UsageError
+
+if TYPE_CHECKING:
+    from spconnect.store.config import AppConfig
 
 _SCRIPT = """
 (function () {
@@ -137,3 +143,53 @@ def relay_page(callback_port: int) -> str:
     document = page("spconnect", body).decode()
     meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp, quote=False)}">'
     return document.replace("<meta charset=utf-8>", f"<meta charset=utf-8>{meta}", 1)
+
+
+@dataclass(frozen=True)
+class RelayPage:
+    html: str
+    steps: str  # how to host and register it, for this app (a pip install has no examples/)
+
+
+def relay_page_for(app_name: str, app: AppConfig) -> RelayPage:
+    """The relay page of an app and the steps to put it in place.
+
+    An app whose redirect URI resolves to this machine is served by `spconnect login`
+    itself (local https mode): a page hosted there would never be reached, so it is
+    refused with the reason rather than written (issue 9, item 11).
+    """
+    from spconnect.consent.tls import local_https
+
+    if local_https(app.redirect_uri) is not None:
+        raise UsageError(
+            f"app {app_name!r} needs no relay page: its redirect URI {app.redirect_uri} "
+            "resolves to this machine, where `spconnect login` serves it itself (local "
+            "https mode)",
+            "a relay page is for a public https address you host; register one as Redirect "
+            "and Login URI in Developer Central and add it with `spconnect app add NAME "
+            "--redirect-uri URL --login-uri URL ...`",
+        )
+    login_uri = app.login_uri or app.redirect_uri
+    where = (
+        app.redirect_uri
+        if login_uri == app.redirect_uri
+        else f"{app.redirect_uri} and at {login_uri} (its Login URI)"
+    )
+    register = (
+        f"{login_uri} as both the OAuth Redirect URI and the OAuth Login URI"
+        if login_uri == app.redirect_uri
+        else f"{app.redirect_uri} as OAuth Redirect URI and {login_uri} as OAuth Login URI"
+    )
+    steps = (
+        f"Relay page for app {app_name!r}: it sends the browser to spconnect on 127.0.0.1, "
+        f"on the port in Amazon's state, else port {app.callback_port}.\n"
+        f"1. Host it at {where}, on any static https host: GitHub Pages (as index.html in "
+        "the folder of that path), Amazon S3 behind CloudFront (Content-Type text/html), "
+        "or your own site. Opened without a query, it says it has no answer to forward.\n"
+        "2. In Developer Central (Apps and Services > Develop Apps > Edit App), register "
+        f"{register} (Amazon needs both to save a published app).\n"
+        f"3. Run `spconnect login --app {app_name}`. If the browser is on another machine, "
+        "paste the address it lands on into the prompt.\n"
+        "Write the page again after changing the app's callback port."
+    )
+    return RelayPage(relay_page(app.callback_port), steps)

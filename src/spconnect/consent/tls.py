@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from spconnect.errors import UsageError
 from spconnect.store import files, paths
@@ -29,6 +30,46 @@ def loopback_address(host: str) -> str | None:
     if addresses and all(ipaddress.ip_address(a).is_loopback for a in addresses):
         return sorted(addresses)[0]
     return None
+
+
+@dataclass(frozen=True)
+class LocalHttps:
+    """Where local https mode listens for an app: exactly the host, port and path of the
+    redirect URI registered at Amazon, which sends the answer there and nowhere else."""
+
+    redirect_uri: str
+    host: str
+    bind_address: str
+    port: int
+    path: str
+
+    def check_port(self, requested: int | None, app_name: str) -> None:
+        """Refuse a listening port other than the registered one (issue 9, item 6): the
+        listener would wait on it while Amazon sends the browser to the registered port."""
+        if requested is None or requested == self.port:
+            return
+        raise UsageError(
+            f"--port {requested} cannot be used with app {app_name!r}: its redirect URI "
+            f"{self.redirect_uri} is registered at Amazon, which sends the answer to port "
+            f"{self.port} only",
+            f"leave out --port and free port {self.port} if something uses it, or use "
+            "--paste; another port needs another redirect URI registered in Developer Central",
+        )
+
+
+def local_https(redirect_uri: str) -> LocalHttps | None:
+    """The local https target of ``redirect_uri``, or None when its host is not this
+    machine (then the answer comes back through the relay page or a paste)."""
+    parts = urlsplit(redirect_uri)
+    host = parts.hostname or ""
+    bind = loopback_address(host) if host else None
+    if bind is None:
+        return None
+    try:
+        port = parts.port or 443
+    except ValueError:  # out of range: not a URI Amazon would have registered
+        return None
+    return LocalHttps(redirect_uri, host, bind, port, parts.path or "/")
 
 
 @dataclass(frozen=True)
