@@ -201,7 +201,7 @@ def test_an_answer_longer_than_the_cap_is_exit_6(
 ) -> None:
     result = cli.run("api", "/orders/v0/orders", env={"SPCONNECT_SPAPI_URL": huge_answer})
     assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
-    assert "is longer than 32 MiB" in result.stderr
+    assert "is longer than 32768 KiB" in result.stderr
     assert result.stdout == ""
 
 

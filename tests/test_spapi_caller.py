@@ -294,7 +294,7 @@ def test_a_gzip_bomb_costs_no_more_than_the_cap() -> None:
         pytest.raises(AmazonUnavailable) as info,
     ):
         caller.send(ApiRequest("GET", "/bomb"))
-    assert "longer than 32 MiB" in info.value.message
+    assert "longer than 32768 KiB" in info.value.message
 
 
 def test_a_trickling_answer_ends_at_the_deadline() -> None:
@@ -318,5 +318,31 @@ def test_a_trickling_answer_ends_at_the_deadline() -> None:
         pytest.raises(AmazonUnavailable) as info,
     ):
         caller.send(ApiRequest("GET", "/slow"))
+    assert time.monotonic() - started < 3
+    assert "no complete answer within 1 s" in info.value.message
+
+
+def test_headers_trickled_byte_by_byte_end_at_the_deadline() -> None:
+    """Between body chunks is not the only place a server can stall: headers sent a byte
+    at a time never trip a read timeout (amazon/bounded.py's watchdog cuts them)."""
+
+    def trickle_headers(handler: _Handler) -> None:
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(200):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(0.2)
+        except OSError:  # the caller hung up: what the test wants
+            pass
+
+    policy = RetryPolicy(max_attempts=1, attempt_deadline=1.0, timeout=5.0)
+    started = time.monotonic()
+    with (
+        local_server(trickle_headers) as url,
+        Caller(caller_token, url, policy=policy) as caller,
+        pytest.raises(AmazonUnavailable) as info,
+    ):
+        caller.send(ApiRequest("GET", "/slow-headers"))
     assert time.monotonic() - started < 3
     assert "no complete answer within 1 s" in info.value.message

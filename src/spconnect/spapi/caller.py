@@ -28,16 +28,11 @@ from types import TracebackType
 
 import httpx
 
+from spconnect.amazon import bounded
 from spconnect.amazon.lwa import user_agent
 from spconnect.errors import AmazonUnavailable, ApiErrorStatus
-from spconnect.redaction import register_secret
-from spconnect.spapi.answers import (
-    Answer,
-    AnswerTooLarge,
-    DeadlineExceeded,
-    exchange,
-    safe_text,
-)
+from spconnect.redaction import one_line, register_secret
+from spconnect.spapi.answers import Answer, AnswerTooLarge, DeadlineExceeded, exchange
 from spconnect.spapi.pacing import Pacer
 from spconnect.spapi.request import ApiRequest
 from spconnect.spapi.usage_plans import documented_burst
@@ -83,7 +78,10 @@ class Caller:
         self._access_token = access_token
         self.endpoint = endpoint.rstrip("/")
         self.policy = policy or RetryPolicy()
-        self._client = httpx.Client(transport=transport, follow_redirects=False)
+        # No keep-alive: the bounded read's watchdog cuts each request's own connection.
+        self._client = httpx.Client(
+            transport=transport, follow_redirects=False, limits=bounded.NO_KEEPALIVE
+        )
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -154,7 +152,7 @@ class Caller:
                     answer.elapsed * 1000,
                     answer.request_id,
                     "x-amzn-RateLimit-Limit",
-                    safe_text(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
+                    one_line(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
                 )
                 if answer.status != 429 and answer.status < 500:
                     return answer
@@ -305,7 +303,7 @@ def _transport_problem(exc: Exception, policy: RetryPolicy) -> str:
         return f"no complete answer within {policy.attempt_deadline:g} s"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out after {policy.timeout:g} s"
-    return safe_text(f"{type(exc).__name__}: {exc}", 200)
+    return one_line(f"{type(exc).__name__}: {exc}", 200)
 
 
 def _retry_after(headers: httpx.Headers) -> float:
