@@ -24,7 +24,15 @@ from spconnect.amazon.bounded import DeadlineExceeded
 from spconnect.redaction import one_line
 from spconnect.spapi.request import ApiRequest
 
-__all__ = ["MAX_ANSWER_BYTES", "Answer", "AnswerTooLarge", "DeadlineExceeded", "exchange"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "Answer",
+    "AnswerTooLarge",
+    "DeadlineExceeded",
+    "exchange",
+    "refuses_token",
+    "refuses_token_in",
+]
 
 # A page of getOrders (100 orders) is a few hundred kilobytes; the largest SP-API answers
 # (catalog items with every included data set) stay within a few megabytes.
@@ -88,6 +96,31 @@ def errors_text(body: object) -> str:
             fields = (error.get(k) for k in ("code", "message", "details"))
             parts.append(": ".join(one_line(str(f), 200) for f in fields if f))
     return one_line("; ".join(p for p in parts if p), 500)
+
+
+# What Amazon says when the access token itself is at fault, in an error's message or
+# details (403 Unauthorized, "Access to requested resource is denied.", details "The access
+# token you provided is revoked, malformed or invalid." or "... has expired."; Amazon's
+# answers quoted in selling-partner-api-models issues 2333 and 2335).
+_TOKEN_FAULTS = ("revoked", "malformed", "invalid", "expired")
+
+
+def refuses_token(answer: Answer) -> bool:
+    """Whether a 401/403 refuses the access token itself, not the call."""
+    return refuses_token_in(answer.status, answer.document)
+
+
+def refuses_token_in(status: int, document: object) -> bool:
+    """``refuses_token`` for a status and a parsed body (the integrations' answers)."""
+    if status not in (401, 403) or not isinstance(document, dict):
+        return False
+    errors = document.get("errors")
+    for error in errors if isinstance(errors, list) else ():
+        if isinstance(error, dict):
+            text = f"{error.get('message')} {error.get('details')}".lower()
+            if "access token" in text and any(fault in text for fault in _TOKEN_FAULTS):
+                return True
+    return False
 
 
 def exchange(

@@ -1,14 +1,23 @@
 """Sending ``spconnect api`` requests: the access token, pacing, bounded retries, pages
-and restricted data tokens (amazon.md section 9; design, exit codes 6 and 9).
+and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 9).
 
 - Every attempt asks for the token again (``access_token``), so a long export keeps
   working across the hourly refresh; a restricted data token (RDT) replaces it when the
   call needs personal data, obtained once per command from the Tokens API.
+- An answer that refuses the access token itself (Amazon calls it revoked, malformed,
+  invalid or expired: answers.refuses_token) renews it once (``renew_token``, a forced
+  refresh) and repeats the request. Login with Amazon's verdict on that refresh is the
+  verdict on the authorization: ``invalid_grant`` is exit 4 (the seller must authorize
+  again), ``invalid_client`` exit 5 (the app's credentials). Any other 401/403 (a role the
+  app lacks, personal data without an RDT, another region) is Amazon's answer: exit 9.
 - Pacing follows the operation's usage plan (pacing.py). A 429 is retried after at least
   one refill; a 5xx or a broken connection is retried only where repeating the request
   cannot do a thing twice (GET, HEAD, PUT, DELETE, or a connection that never opened),
-  with exponential backoff and full jitter. Attempts and the time spent waiting are
-  bounded; then exit 6 with Amazon's words and the request id.
+  with exponential backoff and full jitter. ``notify`` hears of each wait for a 429 (and
+  of pacing waits of WAIT_WORTH_SAYING or more), for a person at a terminal.
+- The bound: at most ``RetryPolicy.max_attempts`` (5) attempts per request, and no more
+  waiting on retries than ``max_wait`` (120 s) or four refills of the operation's bucket,
+  whichever is longer; then exit 6 with Amazon's words and the request id.
 - Pages: the next page is the same request with the token Amazon returned, as
   ``NextToken``/``nextToken`` (in ``payload`` or at the top) or ``pagination.nextToken``
   (sent back as ``pageToken``). A token seen before, or more than MAX_PAGES pages, stops
@@ -30,9 +39,15 @@ import httpx
 
 from spconnect.amazon import bounded
 from spconnect.amazon.lwa import user_agent
-from spconnect.errors import AmazonUnavailable, ApiErrorStatus
+from spconnect.errors import AmazonUnavailable, ApiErrorStatus, SpconnectError
 from spconnect.redaction import one_line, register_secret
-from spconnect.spapi.answers import Answer, AnswerTooLarge, DeadlineExceeded, exchange
+from spconnect.spapi.answers import (
+    Answer,
+    AnswerTooLarge,
+    DeadlineExceeded,
+    exchange,
+    refuses_token,
+)
 from spconnect.spapi.pacing import Pacer
 from spconnect.spapi.request import ApiRequest
 from spconnect.spapi.usage_plans import documented_burst
@@ -47,6 +62,8 @@ MAX_PAGES = 10_000
 MAX_NEXT_TOKEN_LENGTH = 16 * 1024
 MAX_RDT_LENGTH = 8192
 _RETRY_ON_FAILURE = ("GET", "HEAD", "PUT", "DELETE")  # idempotent (RFC 9110, 9.2.2)
+# Waiting this long for the usage plan without a word would look like a hang.
+WAIT_WORTH_SAYING = 5.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,8 @@ class Caller:
         access_token: Callable[[], str],
         endpoint: str,
         *,
+        renew_token: Callable[[], object] | None = None,
+        notify: Callable[[str], None] | None = None,
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -76,6 +95,8 @@ class Caller:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._access_token = access_token
+        self._renew_token = renew_token
+        self._notify = notify
         self.endpoint = endpoint.rstrip("/")
         self.policy = policy or RetryPolicy()
         # No keep-alive: the bounded read's watchdog cuts each request's own connection.
@@ -112,7 +133,14 @@ class Caller:
         if retry_failures is None:
             retry_failures = request.method in _RETRY_ON_FAILURE
         waited = 0.0
+        renewed = token is not None  # an RDT is this command's own: never renewed
         for attempt in range(1, self.policy.max_attempts + 1):
+            coming = pacer.wait_needed()
+            if coming >= WAIT_WORTH_SAYING and self._notify is not None:
+                self._notify(
+                    f"waiting {coming:.0f} s for the usage plan of {request.describe()} "
+                    f"({pacer.rate_text()})"
+                )
             paced = pacer.wait_turn()
             if attempt > 1:
                 waited += paced
@@ -154,6 +182,10 @@ class Caller:
                     "x-amzn-RateLimit-Limit",
                     one_line(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
                 )
+                if not renewed and refuses_token(answer) and attempt < self.policy.max_attempts:
+                    renewed = True
+                    self._renew(request, answer)
+                    continue
                 if answer.status != 429 and answer.status < 500:
                     return answer
                 if answer.status == 429:
@@ -165,10 +197,35 @@ class Caller:
             if not retryable or attempt == self.policy.max_attempts or waited + delay > budget:
                 raise self._gave_up(request, problem, attempt, retryable)
             log.info("%s %s: %s; retrying", request.method, request.path, problem)
+            if answer is not None and answer.status == 429 and self._notify is not None:
+                self._notify(
+                    f"{request.describe()}: throttled by Amazon (429); waiting "
+                    f"{delay + pacer.wait_needed():.1f} s before attempt {attempt + 1} of "
+                    f"{self.policy.max_attempts}"
+                )
             if delay > 0:
                 self._sleep(delay)
                 waited += delay
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _renew(self, request: ApiRequest, answer: Answer) -> None:
+        """Refresh the access token Amazon refused; LWA's refusal explains why."""
+        refused = f"{answer.summary()} (request id {answer.request_id})"
+        if self._renew_token is None:
+            return
+        log.info(
+            "%s: the SP-API refused the access token: %s; renewing it", request.describe(), refused
+        )
+        try:
+            self._renew_token()
+        except SpconnectError as error:
+            # AuthorizationRejected (4), ClientRejected (5), ...: the same class, with
+            # what led to the refresh in front of Login with Amazon's answer.
+            raise type(error)(
+                f"the SP-API refused the access token for {request.describe()}: {refused}; "
+                f"renewing it failed: {error.message}",
+                error.hint,
+            ) from None
 
     def _pacer(self, request: ApiRequest) -> Pacer:
         key = f"{request.method} {request.path}"  # one operation, roughly

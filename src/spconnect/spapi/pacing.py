@@ -65,6 +65,19 @@ class Pacer:
         self._tokens = 0.0
         self._updated = self._clock()
 
+    def wait_needed(self) -> float:
+        """Seconds ``wait_turn`` would sleep now."""
+        if self.interval is None or self._updated is None:
+            return 0.0
+        tokens = min(self.burst, self._tokens + (self._clock() - self._updated) / self.interval)
+        return max(0.0, (1 - tokens) * self.interval)
+
+    def rate_text(self) -> str:
+        """The announced rate, as a person reads it."""
+        if self.interval is None:
+            return "rate not announced yet"
+        return f"{MARGIN / self.interval:g} requests per second"
+
     def wait_turn(self) -> float:
         """Sleep until the bucket holds a request, take it; returns the seconds slept."""
         now = self._clock()
