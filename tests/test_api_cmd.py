@@ -41,6 +41,15 @@ def test_get_with_fields_prints_amazons_answer(cli: Cli, shop: list[str]) -> Non
     assert result.stderr == ""
 
 
+def test_a_repeated_list_parameter_reaches_amazon_as_one_comma_list(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    canada = "A2EUQ1WTGCTBG2"
+    more = emulator.state.add_orders(seller.account.selling_partner_id, 2, marketplace_id=canada)
+    both = cli.ok("api", *ORDERS, "-f", f"MarketplaceIds={canada}")
+    assert order_ids(json.loads(both.stdout)) == shop + [str(o["AmazonOrderId"]) for o in more]
+
+
 def test_paginate_prints_each_page_on_a_line_and_slurp_one_array(cli: Cli, shop: list[str]) -> None:
     paged = cli.ok("api", "--paginate", *ORDERS, "-F", "MaxResultsPerPage=3")
     lines = paged.stdout.splitlines()

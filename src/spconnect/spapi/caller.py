@@ -18,10 +18,14 @@ and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 
 - The bound: at most ``RetryPolicy.max_attempts`` (5) attempts per request, and no more
   waiting on retries than ``max_wait`` (120 s) or four refills of the operation's bucket,
   whichever is longer; then exit 6 with Amazon's words and the request id.
-- Pages: the next page is the same request with the token Amazon returned, as
-  ``NextToken``/``nextToken`` (in ``payload`` or at the top) or ``pagination.nextToken``
-  (sent back as ``pageToken``). A token seen before, or more than MAX_PAGES pages, stops
-  the export with exit 6 rather than looping.
+- Pages: the next page is the same request with the token Amazon returned (amazon.md
+  section 9), as the operation expects it back: in the query string of a GET, in the JSON
+  body of a POST search. ``NextToken``/``nextToken`` (in ``payload`` or at the top) go
+  back under their own name; ``pagination.nextToken`` as ``pageToken`` (Catalog Items,
+  Listings Items) or ``paginationToken`` (Data Kiosk, Fulfillment Inbound 2024-03-20 and
+  the newer APIs), or under whichever of the two the request already names; the vendor
+  APIs' ``payload.pagination.nextToken`` as ``nextToken``. A token seen before, or more
+  than MAX_PAGES pages, stops the export with exit 6 rather than looping.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 import httpx
@@ -305,7 +309,7 @@ class Caller:
                     "the pages printed so far are complete; report it if it persists",
                 )
             seen.add(digest)
-            request = request.with_query(name, value)
+            request = next_page(request, name, value)
         raise AmazonUnavailable(
             f"{request.describe()} has more than {MAX_PAGES} pages; stopped",
             "narrow the request (a shorter date range) and export it in parts",
@@ -313,19 +317,19 @@ class Caller:
 
 
 def next_token(body: object) -> tuple[str, str] | None:
-    """(query parameter, token) for the next page, or None on the last page."""
+    """(where the token was, token) for the next page, or None on the last page."""
     if not isinstance(body, dict):
         return None
     payload = body.get("payload")
-    pagination = body.get("pagination")
     places: list[tuple[object, str, str]] = [
         (payload, "NextToken", "NextToken"),
         (payload, "nextToken", "nextToken"),
         (body, "NextToken", "NextToken"),
         (body, "nextToken", "nextToken"),
-        (pagination, "nextToken", "pageToken"),
+        (body.get("pagination"), "nextToken", "pagination.nextToken"),
+        (payload.get("pagination") if isinstance(payload, dict) else None, "nextToken", _VENDOR),
     ]
-    for where, key, parameter in places:
+    for where, key, found_as in places:
         value = where.get(key) if isinstance(where, dict) else None
         if isinstance(value, str) and value:
             if len(value) > MAX_NEXT_TOKEN_LENGTH or not value.isprintable():
@@ -333,8 +337,41 @@ def next_token(body: object) -> tuple[str, str] | None:
                     f"the SP-API sent a {key} spconnect cannot send back ({len(value)} characters)",
                     "the pages printed so far are complete; report it if it persists",
                 )
-            return parameter, value
+            return found_as, value
     return None
+
+
+_VENDOR = "payload.pagination.nextToken"
+# APIs that take pagination.nextToken back as pageToken; the newer ones (Data Kiosk,
+# Fulfillment Inbound 2024-03-20, ...) call it paginationToken.
+_PAGE_TOKEN_APIS = ("/catalog/", "/listings/")
+
+
+def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
+    """The request for the page after ``request``'s, given its answer's next token."""
+    body = _json_object(request.body)
+    if found_as == _VENDOR:
+        name = "nextToken"
+    elif found_as != "pagination.nextToken":
+        name = found_as
+    else:
+        named = {k for k, _ in request.query} | set(body or ())
+        name = next(
+            (n for n in ("pageToken", "paginationToken") if n in named),
+            "pageToken" if request.path.startswith(_PAGE_TOKEN_APIS) else "paginationToken",
+        )
+    if body is not None and request.method not in ("GET", "HEAD", "DELETE"):
+        # A POST search takes its next token in the body it was sent with.
+        return replace(request, body=json.dumps({**body, name: token}).encode())
+    return request.with_query(name, token)
+
+
+def _json_object(body: bytes | None) -> dict[str, object] | None:
+    try:
+        document = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def status_error(answer: Answer, what: str) -> ApiErrorStatus:
