@@ -162,6 +162,8 @@ def test_bad_flags_exit_2_before_anything_is_sent(
         (("-H", "x-amz-access-token: from-argv", "/orders/v0/orders"), "not yours to set"),
         (("--slurp", "/orders/v0/orders"), "--slurp needs --paginate"),
         (("-F", "note=@/nonexistent/file", "-X", "POST", "/x"), "cannot read /nonexistent"),
+        # A restricted data token's shape, refused before parsing, never echoed.
+        (("-f", "t=Atz.sprdt|from-argv", "-X", "POST", "/x"), "never taken as command-line"),
     ):
         result = cli.run("api", *args)
         assert result.returncode == ExitCode.USAGE, result.output
