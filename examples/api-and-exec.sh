@@ -6,27 +6,35 @@ set -euo pipefail
 profile=${1:-default}
 us=ATVPDKIKX0DER
 
-# The account's marketplaces (Sellers API): Amazon's JSON on stdout.
-spconnect api -p "$profile" /sellers/v1/marketplaceParticipations | jq -r '.payload[].marketplace.id'
+# The account's marketplaces (Sellers API): Amazon's JSON on stdout, compact in a pipe,
+# pretty-printed on a terminal.
+spconnect api -p "$profile" /sellers/v1/marketplaceParticipations
 
-# Every order since January, one page per line, paced to getOrders' usage plan.
-spconnect api -p "$profile" --paginate /orders/v0/orders \
-    -f MarketplaceIds="$us" -f CreatedAfter=2026-01-01T00:00:00Z |
-    jq -r '.payload.Orders[] | [.AmazonOrderId, .OrderStatus] | @tsv'
-
-# With the buyer's e-mail: a restricted data token is obtained for this call.
-spconnect api -p "$profile" --rdt buyerInfo /orders/v0/orders \
-    -f MarketplaceIds="$us" -f CreatedAfter=2026-01-01T00:00:00Z -F MaxResultsPerPage=10 |
-    jq -r '.payload.Orders[] | [.AmazonOrderId, .BuyerInfo.BuyerEmail] | @tsv'
+# The newest order's id, then its shipping address: personal data, so spconnect obtains a
+# restricted data token for exactly this call (never printed, never stored). getOrderAddress
+# takes no data elements, hence --rdt ''. (With jq: jq -r '.payload.Orders[0].AmazonOrderId')
+order_id=$(
+    spconnect api -p "$profile" /orders/v0/orders -f MarketplaceIds="$us" \
+        -f CreatedAfter=2026-01-01T00:00:00Z -F MaxResultsPerPage=1 |
+        sed -n 's/.*"AmazonOrderId":"\([^"]*\)".*/\1/p'
+)
+spconnect api -p "$profile" --rdt '' "/orders/v0/orders/$order_id/address"
 
 # Exit codes tell a script what happened: 9 is Amazon's error answer (its body on stdout,
-# the summary and request id on stderr), 6 Amazon unreachable, 4 re-authorize.
+# the summary and x-amzn-RequestId on stderr), 4 the seller must authorize again, 6
+# Amazon unreachable or throttling beyond the retries.
 status=0
 answer=$(spconnect api -p "$profile" /orders/v0/orders -f MarketplaceIds="$us") || status=$?
-if [ "$status" -eq 9 ]; then
-    jq -r '.errors[0].code' <<<"$answer" # here: InvalidInput (CreatedAfter is missing)
-fi
+case $status in
+0) ;;
+9) echo "Amazon refused the request (CreatedAfter is missing): $answer" >&2 ;;
+4) echo "the seller must authorize again: spconnect reauth -p $profile" >&2 && exit 4 ;;
+*) exit "$status" ;;
+esac
 
-# Any program with the token in its environment (and none of spconnect's secrets):
-spconnect exec -p "$profile" -- sh -c \
-    'curl -sS -H "x-amz-access-token: $SPAPI_ACCESS_TOKEN" "$SPAPI_ENDPOINT/sellers/v1/marketplaceParticipations"'
+# Any program, with the token in its environment (valid 15 minutes at least) and none of
+# spconnect's secrets:
+spconnect exec -p "$profile" -- sh -c 'curl -sS --fail-with-body \
+    -H "x-amz-access-token: $SPAPI_ACCESS_TOKEN" \
+    "$SPAPI_ENDPOINT/sellers/v1/marketplaceParticipations"'
+echo

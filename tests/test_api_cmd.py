@@ -41,6 +41,15 @@ def test_get_with_fields_prints_amazons_answer(cli: Cli, shop: list[str]) -> Non
     assert result.stderr == ""
 
 
+def test_a_repeated_list_parameter_reaches_amazon_as_one_comma_list(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    canada = "A2EUQ1WTGCTBG2"
+    more = emulator.state.add_orders(seller.account.selling_partner_id, 2, marketplace_id=canada)
+    both = cli.ok("api", *ORDERS, "-f", f"MarketplaceIds={canada}")
+    assert order_ids(json.loads(both.stdout)) == shop + [str(o["AmazonOrderId"]) for o in more]
+
+
 def test_paginate_prints_each_page_on_a_line_and_slurp_one_array(cli: Cli, shop: list[str]) -> None:
     paged = cli.ok("api", "--paginate", *ORDERS, "-F", "MaxResultsPerPage=3")
     lines = paged.stdout.splitlines()
@@ -153,6 +162,8 @@ def test_bad_flags_exit_2_before_anything_is_sent(
         (("-H", "x-amz-access-token: from-argv", "/orders/v0/orders"), "not yours to set"),
         (("--slurp", "/orders/v0/orders"), "--slurp needs --paginate"),
         (("-F", "note=@/nonexistent/file", "-X", "POST", "/x"), "cannot read /nonexistent"),
+        # A restricted data token's shape, refused before parsing, never echoed.
+        (("-f", "t=Atz.sprdt|from-argv", "-X", "POST", "/x"), "never taken as command-line"),
     ):
         result = cli.run("api", *args)
         assert result.returncode == ExitCode.USAGE, result.output
@@ -201,7 +212,7 @@ def test_an_answer_longer_than_the_cap_is_exit_6(
 ) -> None:
     result = cli.run("api", "/orders/v0/orders", env={"SPCONNECT_SPAPI_URL": huge_answer})
     assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
-    assert "is longer than 32 MiB" in result.stderr
+    assert "is longer than 32768 KiB" in result.stderr
     assert result.stdout == ""
 
 
@@ -228,3 +239,166 @@ def test_no_secret_reaches_api_output(
         text = path.read_text(errors="replace")
         for secret in list(emulator.state.restricted_tokens):
             assert (secret.partition("|")[2] or secret) not in text, f"{path} holds an RDT"
+
+
+# -- terminal or pipe ------------------------------------------------------------------
+
+
+def run_on_terminal(
+    cli: Cli, *args: str, stdout: bool = False, stderr: bool = False
+) -> tuple[int, str, str]:
+    """Run spconnect with stdout and/or stderr on a pseudo-terminal (the rest piped);
+    returns (exit status, stdout, stderr), the terminal's newlines back to '\\n'."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import CONSOLE_SCRIPT
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [CONSOLE_SCRIPT, *args],
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave if stdout else subprocess.PIPE,
+        stderr=slave if stderr else subprocess.PIPE,
+    )
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every end of the terminal is closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    piped_out, piped_err = process.communicate(timeout=60)
+    on_terminal = seen.decode().replace("\r\n", "\n")
+    return (
+        process.returncode,
+        on_terminal if stdout else piped_out.decode(),
+        on_terminal if stderr else piped_err.decode(),
+    )
+
+
+def test_json_is_pretty_on_a_terminal_and_compact_when_piped(cli: Cli, shop: list[str]) -> None:
+    piped = cli.ok("api", *ORDERS).stdout
+    document = json.loads(piped)
+    assert piped == json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
+    status, shown, _ = run_on_terminal(cli, "api", *ORDERS, stdout=True)
+    assert status == 0
+    on_terminal = json.loads(shown)
+    assert order_ids(on_terminal) == order_ids(document) == shop
+    assert shown == json.dumps(on_terminal, indent=2, ensure_ascii=False) + "\n"
+    # An error body (exit 9) is data too, printed the same way.
+    piped_error = cli.run("api", "/orders/v0/orders", "-f", f"MarketplaceIds={US}")
+    assert piped_error.returncode == 9
+    assert piped_error.stdout.count("\n") == 1 and '"errors":[{' in piped_error.stdout
+    status, shown, _ = run_on_terminal(
+        cli, "api", "/orders/v0/orders", "-f", f"MarketplaceIds={US}", stdout=True
+    )
+    assert status == 9 and '\n  "errors": [\n' in shown
+
+
+def test_a_429_wait_is_shown_on_a_terminal_and_not_in_a_pipe(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    emulator.state.set_rate_limit("getOrders", rate=2, burst=20)
+    emulator.inject("rate_limit", endpoint="orders")
+    status, stdout, stderr = run_on_terminal(cli, "api", *ORDERS, stderr=True)
+    assert status == 0, stderr
+    assert order_ids(json.loads(stdout)) == shop
+    said = "GET /orders/v0/orders: throttled by Amazon (429); waiting 0.5 s before attempt 2 of 5"
+    assert said in stderr
+    emulator.inject("rate_limit", endpoint="orders")
+    piped = cli.ok("api", *ORDERS)
+    assert piped.stderr == ""
+    assert emulator.count("getOrders:ok") == 2
+
+
+def test_throttling_gives_up_after_the_documented_bound_with_exit_6(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    from spconnect.spapi.caller import RetryPolicy
+
+    # The bound the help and the caller's docstring state.
+    policy = RetryPolicy()
+    assert (policy.max_attempts, policy.max_wait) == (5, 120.0)
+    help_text = " ".join(cli.ok("api", "--help").stdout.split())
+    assert "at most 5 attempts and 120 s of waiting per request" in help_text
+    emulator.inject("rate_limit", times=10, endpoint="orders")  # at getOrders' rate, 100/s
+    result = cli.run("api", *ORDERS)
+    assert result.returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert "429 Too Many Requests: QuotaExceeded" in result.stderr
+    assert "gave up after 5 attempt(s)" in result.stderr
+    assert emulator.state.faults[0].times == 10 - 5  # five requests reached Amazon
+    assert result.stdout == ""
+
+
+# -- a refused token ---------------------------------------------------------------------
+
+
+def test_a_token_amazon_finds_expired_is_renewed_once_and_the_call_repeated(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    """The cache trusts this machine's clock; Amazon, its own. When they disagree Amazon
+    says "expired": one refresh, and the call goes through."""
+    old = cli.ok("token").stdout.strip()
+    emulator.state.advance(3700)
+    before = emulator.count("token_requests")
+    result = cli.run("api", *ORDERS)
+    assert result.returncode == 0, result.output
+    assert order_ids(json.loads(result.stdout)) == shop
+    assert emulator.count("token_requests") == before + 1
+    assert cli.ok("token").stdout.strip() != old  # the renewed token is the cached one
+
+
+def test_a_revoked_authorization_is_exit_4_with_the_reauth_hint(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    cli.ok("token")  # a fresh cached token, which the seller's revocation revokes too
+    emulator.state.revoke(seller.refresh_token)
+    before = emulator.count("token_requests")
+    result = cli.run("api", *ORDERS)
+    assert result.returncode == ExitCode.AUTHORIZATION_REJECTED == 4, result.output
+    assert "the SP-API refused the access token for GET /orders/v0/orders" in result.stderr
+    assert "revoked, malformed or invalid" in result.stderr
+    assert "invalid_grant" in result.stderr
+    assert "spconnect reauth -p default" in result.stderr
+    assert emulator.count("token_requests") == before + 1  # one refresh, not a loop
+    assert result.stdout == ""
+
+
+def test_rejected_app_credentials_are_exit_5_with_the_set_secret_hint(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    """Amazon finds the token expired, and the refresh meets the app's expired secret
+    (the 180-day rotation, amazon.md section 7)."""
+    cli.ok("token")
+    emulator.state.advance(3700)
+    emulator.state.rotate_secret(seller.app.client_id)
+    emulator.state.expire_old_secrets(seller.app.client_id)
+    result = cli.run("api", *ORDERS)
+    assert result.returncode == ExitCode.CLIENT_REJECTED == 5, result.output
+    assert "has expired" in result.stderr and "invalid_client" in result.stderr
+    assert "spconnect app set-secret demo" in result.stderr
+
+
+def test_other_refusals_stay_exit_9_without_a_refresh(
+    cli: Cli, shop: list[str], emulator: Emulator
+) -> None:
+    """getOrderBuyerInfo without a restricted data token: Amazon's generic 403, which no
+    new token would change."""
+    cli.ok("token")
+    before = emulator.count("token_requests")
+    result = cli.run("api", f"/orders/v0/orders/{shop[0]}/buyerInfo")
+    assert result.returncode == ExitCode.API_ERROR_STATUS
+    assert json.loads(result.stdout)["errors"][0]["code"] == "Unauthorized"
+    assert "403 Forbidden: Unauthorized: Access to requested resource is denied." in (result.stderr)
+    assert "--rdt" in result.stderr
+    assert emulator.count("token_requests") == before
+    # With a restricted data token (no data elements: the operation has none), it works.
+    buyer = json.loads(cli.ok("api", "--rdt", "", f"/orders/v0/orders/{shop[0]}/buyerInfo").stdout)
+    assert buyer["payload"]["BuyerEmail"] == "buyer0@marketplace.amazon.com"

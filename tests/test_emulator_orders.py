@@ -138,3 +138,77 @@ def test_restricted_data_tokens_only_for_restricted_operations_and_known_element
         assert response.status_code == 400
         assert response.json()["errors"][0]["code"] == "InvalidInput"
     assert shop.rdt("/orders/v0/orders", [], token="Atza|forged").status_code == 403
+
+
+def test_order_address_and_buyer_info_answer_only_to_a_restricted_data_token(
+    shop: Shop,
+) -> None:
+    order = shop.emulator.state.orders[shop.account.selling_partner_id][2]
+    order_id = str(order["AmazonOrderId"])
+    for part, expected in (
+        (
+            "address",
+            {"AmazonOrderId": order_id, "ShippingAddress": {"AddressLine1": "3 Main Street"}},
+        ),
+        ("buyerInfo", {"AmazonOrderId": order_id, "BuyerEmail": "buyer2@marketplace.amazon.com"}),
+    ):
+        path = f"/orders/v0/orders/{order_id}/{part}"
+        plain = shop.client.get(path, headers={"x-amz-access-token": shop.access_token})
+        assert plain.status_code == 403
+        assert plain.json()["errors"][0]["code"] == "Unauthorized"
+        issued = shop.rdt(path, [])  # these operations take no data elements
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["restrictedDataToken"]
+        answer = shop.client.get(path, headers={"x-amz-access-token": token})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-amzn-RateLimit-Limit"] == "0.5"
+        payload = answer.json()["payload"]
+        for key, value in expected.items():
+            if isinstance(value, dict):
+                assert payload[key].items() >= value.items()
+            else:
+                assert payload[key] == value
+    missing = shop.client.get(f"/orders/v0/orders/{order_id}/nothing")
+    assert missing.status_code == 404
+
+
+def test_created_before_closes_the_range(shop: Shop) -> None:
+    # Seven orders a minute apart from 2026-01-01T00:00:00Z.
+    answer = shop.orders(
+        CreatedAfter="2026-01-01T00:02:00Z", CreatedBefore="2026-01-01T00:05:00Z"
+    ).json()["payload"]
+    assert [o["PurchaseDate"][11:16] for o in answer["Orders"]] == ["00:02", "00:03", "00:04"]
+    assert shop.orders(CreatedBefore="yesterday").status_code == 400
+
+
+def test_a_revoked_authorization_revokes_its_access_and_restricted_data_tokens(
+    shop: Shop,
+) -> None:
+    rdt = shop.rdt("/orders/v0/orders", ["buyerInfo"]).json()["restrictedDataToken"]
+    state = shop.emulator.state
+    state.revoke(
+        client_id=next(iter(state.apps)), selling_partner_id=shop.account.selling_partner_id
+    )
+    for token in (shop.access_token, rdt):
+        refused = shop.orders(token=token)
+        assert refused.status_code == 403
+        assert "revoked" in refused.json()["errors"][0]["details"]
+
+
+def test_injected_faults_answer_in_the_sp_apis_format(shop: Shop) -> None:
+    shop.emulator.state.set_rate_limit("getOrders", rate=4, burst=20)
+    shop.emulator.inject("rate_limit", endpoint="orders")
+    throttled = shop.orders()
+    assert throttled.status_code == 429
+    assert throttled.json()["errors"][0]["code"] == "QuotaExceeded"
+    assert throttled.headers["x-amzn-RateLimit-Limit"] == "4"
+    shop.emulator.inject("status", status=500, endpoint="tokens", echo_request=True)
+    failed = shop.rdt("/orders/v0/orders", [])
+    assert failed.status_code == 500
+    error = failed.json()["errors"][0]
+    assert error["code"] == "InternalFailure"
+    assert "access_token=Atza%7C" in error["message"]  # echoed, URL-encoded, as gateways do
+    shop.emulator.inject("status", status=400, endpoint="token", error="invalid_request")
+    lwa = shop.client.post("/auth/o2/token", data={"grant_type": "refresh_token"})
+    assert lwa.json()["error"] == "invalid_request"  # LWA keeps its own format
+    assert shop.orders().status_code == 200

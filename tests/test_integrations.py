@@ -41,10 +41,10 @@ def test_python_amazon_sp_api_orders_with_spconnect_tokens(
 ) -> None:
     from sp_api.api import Notifications, Orders
 
-    from spconnect.integrations.sp_api import NOT_A_SECRET, connect
+    from spconnect.integrations.sp_api import NOT_A_SECRET, client_args
 
     before = emulator.count("token_requests")
-    orders = connect(Orders, "default")
+    orders = Orders(**client_args("default"))  # issue 10's one call
     assert orders.endpoint == emulator.url and orders.marketplace_id == US
     answer = orders.get_orders(CreatedAfter="2025-01-01T00:00:00Z")
     assert [o["AmazonOrderId"] for o in answer.payload["Orders"]] == shop
@@ -58,7 +58,7 @@ def test_python_amazon_sp_api_orders_with_spconnect_tokens(
     assert emulator.count("token_requests") == before  # the cached token served every call
 
     # Grantless operations take the app's grantless token from spconnect too.
-    notifications = connect(Notifications, "default")
+    notifications = Notifications(**client_args("default"))
     grantless = notifications.grantless_auth.access_token
     assert grantless == cli.ok("token", "--grantless", "notifications").stdout.strip()
     # What the library holds of the credentials: a marker, no secret.
@@ -86,6 +86,52 @@ def test_amzn_sp_api_orders_with_spconnect_tokens(shop: list[str], emulator: Emu
     ).get_orders(marketplace_ids=[US], created_after="2025-01-01T00:00:00Z")
     assert private.payload.orders[0].buyer_info.buyer_email.startswith("buyer0@")
     assert emulator.count("token_requests") == before
+
+
+def test_amzn_sp_api_meets_a_revoked_authorization_at_once_as_exit_4(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    """Issue 10: the SDK's own token client retries a revoked refresh token for 14 s and
+    reports a server error; through spconnect it is AuthorizationRejected at once, with one
+    LWA request, whether the token was cached (Amazon then refuses it) or not."""
+    import time
+
+    from spapi import OrdersV0Api
+
+    from spconnect.errors import AuthorizationRejected
+    from spconnect.integrations.amzn_sp_api import api_client
+
+    orders = OrdersV0Api(api_client("default"))  # a fresh cached token
+    emulator.state.revoke(seller.refresh_token)  # the seller removes the app
+    before = emulator.count("token_requests")
+    started = time.monotonic()
+    with pytest.raises(AuthorizationRejected) as info:
+        orders.get_orders(marketplace_ids=[US], created_after="2025-01-01T00:00:00Z")
+    assert time.monotonic() - started < 3
+    assert info.value.exit_code == 4
+    assert "spconnect reauth -p default" in str(info.value)
+    assert emulator.count("token_requests") == before + 1
+    # Nothing cached any more (the refresh failed): api_client itself refuses, at once.
+    forget()
+    (cli.cache_dir / "tokens" / "default.json").unlink(missing_ok=True)
+    with pytest.raises(AuthorizationRejected):
+        api_client("default")
+    assert emulator.count("token_requests") == before + 2
+
+
+def test_amzn_sp_api_renews_a_token_amazon_finds_expired(
+    shop: list[str], emulator: Emulator
+) -> None:
+    from spapi import OrdersV0Api
+
+    from spconnect.integrations.amzn_sp_api import api_client
+
+    orders = OrdersV0Api(api_client("default"))
+    emulator.state.advance(3700)  # Amazon's clock: the cached token has expired
+    before = emulator.count("token_requests")
+    answer = orders.get_orders(marketplace_ids=[US], created_after="2025-01-01T00:00:00Z")
+    assert [o.amazon_order_id for o in answer.payload.orders] == shop
+    assert emulator.count("token_requests") == before + 1
 
 
 def test_requests_auth_sends_the_profiles_token(

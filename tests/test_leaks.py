@@ -13,11 +13,36 @@ from tests.conftest import Cli, Seller, login_self_authorized
 pytestmark = pytest.mark.keyring
 
 
+US = "ATVPDKIKX0DER"
+ORDERS = ("/orders/v0/orders", "-f", f"MarketplaceIds={US}", "-f", "CreatedAfter=2025-01-01")
+
+
+def api_and_exec(cli: Cli, emulator: Emulator, verbose: tuple[str, ...]) -> None:
+    """`api` and `exec` through their success and failure paths (issue 10)."""
+    cli.ok("api", *verbose, "--paginate", *ORDERS, "-F", "MaxResultsPerPage=2")
+    cli.ok("api", *verbose, "--slurp", "--paginate", *ORDERS)
+    cli.ok("api", *verbose, "-i", *ORDERS)
+    cli.ok("api", *verbose, "--rdt", "buyerInfo,shippingAddress", *ORDERS)
+    cli.run("api", *verbose, "--rdt", "creditCard", *ORDERS)  # exit 9 from the Tokens API
+    cli.run("api", *verbose, "-i", "/orders/v0/orders")  # exit 9, headers and body
+    emulator.inject("status", times=1, status=503, endpoint="orders", echo_request=True)
+    cli.ok("api", *verbose, *ORDERS)  # retried; the 503 echoed the token
+    emulator.inject("rate_limit", times=5, endpoint="orders", echo_request=True)
+    cli.run("api", *verbose, *ORDERS)  # exit 6 after the bound, 5 attempts
+    cli.ok("exec", *verbose, "--", "sh", "-c", 'test -n "$SPAPI_ACCESS_TOKEN"')
+    cli.ok("exec", *verbose, "--grantless", "notifications", "--", "true")
+    cli.run("exec", *verbose, "--", "sh", "-c", "exit 3")
+    cli.run("exec", *verbose, "-p", "nope", "--", "true")
+
+
 def scenario(cli: Cli, seller: Seller, emulator: Emulator) -> dict[str, str]:
     """Drive every command through its success and failure paths; returns the secrets."""
     app = seller.app
     secrets = {"client secret": app.client_secret, "refresh token": seller.refresh_token}
+    emulator.state.set_rate_limit("getOrders", rate=100, burst=20)
+    emulator.state.add_orders(seller.account.selling_partner_id, 5)
     for verbose in ((), ("-v",)):
+        api_and_exec(cli, emulator, verbose)
         cli.ok("token", *verbose)
         cli.ok("token", "--force-refresh", "--format", "json", *verbose)
         cli.ok("token", "--format", "header", *verbose)
@@ -54,6 +79,7 @@ def scenario(cli: Cli, seller: Seller, emulator: Emulator) -> dict[str, str]:
     second = login_self_authorized(cli, emulator, "-v", profile="second")
     secrets["second refresh token"] = second.refresh_token
     emulator.state.revoke(second.refresh_token)
+    cli.run("api", "-p", "second", "-v", *ORDERS)  # refused token, then invalid_grant: exit 4
     cli.run("token", "-p", "second", "--force-refresh", "-v")  # exit 4
     cli.run("status", "--all", "-v")  # shows the failed refresh
     cli.run("status", "--all", "--check", "--json")
@@ -71,7 +97,10 @@ def test_no_secret_reaches_output_or_files(cli: Cli, seller: Seller, emulator: E
     secrets = scenario(cli, seller, emulator)
     access_tokens = list(emulator.state.access_tokens)
     assert len(access_tokens) >= 8
-    assert len(cli.history) >= 30  # the scenario really ran
+    assert len(cli.history) >= 50  # the scenario really ran
+    restricted = list(emulator.state.restricted_tokens)
+    assert len(restricted) == 2  # api --rdt, with and without -v
+    secrets |= {f"restricted data token {n}": rdt for n, rdt in enumerate(restricted)}
 
     for result in cli.history:
         for name, value in secrets.items():
@@ -103,6 +132,8 @@ def test_no_command_takes_a_secret_as_an_argument(cli: Cli) -> None:
         ("app", "show"),
         ("app", "remove"),
         ("app", "list"),
+        ("api",),
+        ("exec",),
     ]
     for command in commands:
         help_text = cli.ok(*command, "--help").stdout

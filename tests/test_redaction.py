@@ -55,6 +55,8 @@ def test_logging_filter_redacts_messages_args_and_tracebacks() -> None:
 
 REFRESH = "Atzr|IwEBIJ4-secret/part+more==tail"
 CLIENT_SECRET = "amzn1.oa2-cs.v1.0123456789abcdef0123456789abcdef"
+# A restricted data token's shape (the Tokens API's answer; amazon.md section 9).
+RDT = "Atz.sprdt|IwEBIrdt-_secret/part+more=="
 
 
 def _encodings(value: str) -> dict[str, str]:
@@ -87,12 +89,12 @@ def test_encoded_forms_of_a_registered_secret_are_masked(how: str) -> None:
 
 
 @pytest.mark.parametrize("how", list(_encodings(REFRESH)))
-@pytest.mark.parametrize("secret", [REFRESH, CLIENT_SECRET, "Atza|IwEBIaccess/x+y"])
+@pytest.mark.parametrize("secret", [REFRESH, CLIENT_SECRET, "Atza|IwEBIaccess/x+y", RDT])
 def test_encoded_forms_of_secret_shapes_are_masked_unregistered(how: str, secret: str) -> None:
     encoded = _encodings(secret)[how]
     out = redact(f"echo: refresh_token={encoded}&client_id=amzn1.application-oa2-client.1")
     assert MASK in out, (how, out)
-    for fragment in ("IwEBIJ4", "0123456789abcdef", "IwEBIaccess", "secret", "part"):
+    for fragment in ("IwEBIJ4", "0123456789abcdef", "IwEBIaccess", "IwEBIrdt", "secret", "part"):
         assert fragment not in out, (how, out)
     assert "client_id=amzn1.application-oa2-client.1" in out  # the rest is kept
 
@@ -115,6 +117,10 @@ def test_secret_shape_names_the_kind() -> None:
     assert secret_shape("--format=Atza|abc") == "an access token"
     assert secret_shape("Atzr%7Cabc") == "a refresh token"
     assert secret_shape(CLIENT_SECRET) == "a client secret"
+    # Refused on a command line as an access token is: it stands in for one.
+    assert secret_shape(f"-f=x={RDT}") == "an access token"
+    assert secret_shape("Atz.sprdt%7Cabc") == "an access token"
+    assert secret_shape("Atz-sprdt|abc") is None
     assert secret_shape("amzn1.application-oa2-client.0123") is None
     assert secret_shape("raw") is None
 

@@ -1,7 +1,9 @@
 """``spconnect exec``: run a command with a valid access token in its environment (design,
 "Command contract" and "Security rules").
 
-The child gets ``SPAPI_ACCESS_TOKEN`` and the three non-secret variables of
+The child gets ``SPAPI_ACCESS_TOKEN``, valid for at least ``--min-ttl`` seconds (default
+DEFAULT_MIN_TTL, 900: a quarter of an hour of work without a refresh; issue 10), and the
+three non-secret variables of
 ``spconnect token --format env`` (``SPAPI_ENDPOINT``, ``SPAPI_REGION``,
 ``SPAPI_SELLING_PARTNER_ID``), and this process's environment without spconnect's own
 secrets (``SPCONNECT_CLIENT_SECRET``, ``SPCONNECT_REFRESH_TOKEN[_<PROFILE>]``, present with
@@ -26,15 +28,20 @@ from spconnect.store import envvars
 
 COMMAND_NOT_EXECUTABLE = 126
 COMMAND_NOT_FOUND = 127
+# The command cannot ask for a new token; a quarter of an hour is what most jobs need.
+DEFAULT_MIN_TTL = 900.0
 
 
 def token_variables(
-    profile: str | None, *, min_ttl: float = 0, grantless: str | None = None
+    profile: str | None, *, min_ttl: float | None = None, grantless: str | None = None
 ) -> dict[str, str]:
     """The four variables the command gets, for the profile's token or its app's
-    grantless one: a fresh cache entry as ``spconnect token``'s fast path serves it
-    (standard library only), else spconnect.access, which refreshes when due."""
+    grantless one, valid at least ``min_ttl`` seconds (None: DEFAULT_MIN_TTL): a fresh
+    cache entry as ``spconnect token``'s fast path serves it (standard library only), else
+    spconnect.access, which refreshes when due."""
     name = profile or os.environ.get("SPCONNECT_PROFILE") or "default"
+    if min_ttl is None:
+        min_ttl = DEFAULT_MIN_TTL
     if grantless is None:
         from spconnect.names import is_profile_name
 

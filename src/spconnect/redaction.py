@@ -68,9 +68,13 @@ def _encoded(literal: str) -> str:
 _BODY = r"""(?:[^\s"'&<>,;]|&#[xX]?[0-9a-fA-F]{1,6};)+"""
 # Shapes from amazon.md section 1: refresh tokens start "Atzr|", access tokens "Atza|",
 # client secrets "amzn1.oa2-cs." (today "amzn1.oa2-cs.v1."), each in any encoded form.
+# Restricted data tokens start "Atz.sprdt|" (the Tokens API's answers; amazon.md section
+# 9): one travels in x-amz-access-token instead of the access token, so an argument of
+# that shape is refused as an access token is (spconnect obtains both itself).
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile("Atzr" + _encoded("|") + _BODY), "a refresh token"),
     (re.compile("Atza" + _encoded("|") + _BODY), "an access token"),
+    (re.compile("Atz" + _encoded(".sprdt|") + _BODY), "an access token"),
     (re.compile("amzn1" + _encoded(".oa2-cs.") + _BODY), "a client secret"),
 )
 # The authorization code has no published shape, so it is caught by name when it travels

@@ -1,25 +1,29 @@
 """``spconnect api``: call an SP-API operation with the profile's token, as ``gh api``
-does for GitHub (design, "Command contract"; amazon.md section 9).
+does for GitHub (design, "Command contract"; amazon.md section 9; issue 10).
 
 Thin: the flags become an ApiRequest (spapi/request.py), spapi/caller.py sends it, paced
-and retried, and this module prints the answers: the body as received, or with
-``--paginate`` one page per line (compact JSON), or with ``--slurp`` one array of pages.
-An error status prints Amazon's body on stdout and its summary on stderr (exit 9).
+and retried, and this module prints the answers. A JSON body is pretty-printed when
+stdout is a terminal and compact when it is not (a pipe, a file), as ``gh api`` does; with
+``--paginate`` each page is printed as it arrives (compact: one page per line, JSON
+Lines), with ``--slurp`` one array of the pages at the end. A body that is not JSON is
+printed as received (on a terminal, without its control characters). An error status
+prints Amazon's body on stdout and its summary on stderr (exit 9). On a terminal, stderr
+also tells of each wait for a 429 (spapi/caller.py: the waits and their bound).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 import typer
 
 from spconnect import access
-from spconnect.cli.common import ProfileOpt, VerboseOpt, setup_verbose
+from spconnect.cli.common import ProfileOpt, VerboseOpt, say, setup_verbose
 from spconnect.errors import AmazonUnavailable, ApiErrorStatus, UsageError
-from spconnect.redaction import register_secret
+from spconnect.redaction import register_secret, strip_controls
 from spconnect.spapi.answers import Answer
 from spconnect.spapi.caller import Caller, status_error
 from spconnect.spapi.request import MAX_BODY_BYTES, build_request
@@ -80,7 +84,15 @@ def api(
     profile: ProfileOpt = "default",
     verbose: VerboseOpt = False,
 ) -> None:
-    """Call the SP-API with the profile's access token; print Amazon's answer."""
+    """Call the SP-API with the profile's access token; print Amazon's answer.
+
+    JSON is pretty-printed on a terminal and compact when piped (--paginate: one page
+    per line). Throttled (429) requests wait for the operation's usage plan and are
+    retried, at most 5 attempts and 120 s of waiting per request (more for operations
+    slower than one call in 30 s: four refills); then exit 6. Exit 9: Amazon answered
+    with an error status (its body on stdout); 4 or 5 when Amazon refuses the token and
+    Login with Amazon then refuses the authorization (4) or the app (5).
+    """
     setup_verbose(verbose)
     if slurp and not paginate:
         raise UsageError("--slurp needs --paginate")
@@ -103,8 +115,16 @@ def api(
     def current_token() -> str:
         return access.get_access_token(token.profile, min_ttl=TOKEN_MIN_TTL)
 
+    def renewed_token() -> str:
+        # Amazon refused the token: one forced refresh, whose failure says why (exit 4/5).
+        return access.get_access_token(token.profile, min_ttl=TOKEN_MIN_TTL, force_refresh=True)
+
+    pretty = _is_terminal(sys.stdout)
+    notify: Callable[[str], None] | None = say if _is_terminal(sys.stderr) else None
     try:
-        with Caller(current_token, token.endpoint) as caller:
+        with Caller(
+            current_token, token.endpoint, renew_token=renewed_token, notify=notify
+        ) as caller:
             restricted = None
             if elements is not None:
                 restricted = caller.restricted_data_token(request.method, request.path, elements)
@@ -114,19 +134,26 @@ def api(
                 answers = [caller.send(request, token=restricted)]
             checked = (_checked(answer, request.describe()) for answer in answers)
             if slurp:
-                _print_slurped(checked)
+                _print_slurped(checked, pretty=pretty)
             else:
                 for answer in checked:
                     if include:
                         _write(answer.head().encode("latin-1"))
-                    _write(_page_text(answer, one_line=paginate))
+                    _write(rendered(answer.body, answer.document, pretty=pretty))
     except ApiErrorStatus as error:
         # Exit 9: the answer is data too (design, "Exit codes"); the summary goes to stderr.
         if include and error.head:
             _write(error.head.encode("latin-1"))
         if error.body:
-            _write(error.body if error.body.endswith(b"\n") else error.body + b"\n")
+            _write(rendered(error.body, _json_or_none(error.body), pretty=pretty))
         raise
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
 
 
 def _checked(answer: Answer, what: str) -> Answer:
@@ -135,17 +162,43 @@ def _checked(answer: Answer, what: str) -> Answer:
     return answer
 
 
-def _page_text(answer: Answer, *, one_line: bool) -> bytes:
-    """The body as received; for --paginate, one line per page (JSON Lines)."""
-    if one_line:
-        document = answer.document
-        if document is not None:
-            return json.dumps(document, separators=(",", ":")).encode() + b"\n"
-    body = answer.body
-    return body if not body or body.endswith(b"\n") else body + b"\n"
+def _json_or_none(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
-def _print_slurped(answers: Iterable[Answer]) -> None:
+def rendered(body: bytes, document: object, *, pretty: bool) -> bytes:
+    """A body for stdout: JSON pretty-printed for a terminal, compact (one line) for a
+    pipe or a file; anything else as received, for a terminal without control characters.
+
+    Re-encoding JSON normalises its numbers as any JSON tool does (1.50 becomes 1.5); a
+    number JSON cannot carry back (1e999) keeps the body as received.
+    """
+    text: str | None = None
+    if document is not None:
+        try:
+            if pretty:
+                text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+            else:
+                text = json.dumps(
+                    document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+                )
+        except ValueError:
+            text = None
+    if text is None:
+        if not pretty:
+            return body if not body or body.endswith(b"\n") else body + b"\n"
+        text = body.decode("utf-8", errors="replace").rstrip("\n")
+    if pretty:
+        # JSON escapes C0 controls itself; C1 controls and bidi overrides in a string
+        # would still reach the terminal (issue 8, section 5).
+        text = strip_controls(text)
+    return text.encode() + b"\n"
+
+
+def _print_slurped(answers: Iterable[Answer], *, pretty: bool) -> None:
     pages: list[object] = []
     total = 0
     for answer in answers:
@@ -162,7 +215,7 @@ def _print_slurped(answers: Iterable[Answer]) -> None:
                 "drop --slurp to see the pages as they are",
             )
         pages.append(document)
-    _write(json.dumps(pages).encode() + b"\n")
+    _write(rendered(json.dumps(pages).encode(), pages, pretty=pretty))
 
 
 def _data_elements(text: str) -> list[str]:

@@ -21,8 +21,13 @@ from spconnect.redaction import register_secret
 def exec_(
     command: Annotated[list[str], typer.Argument(help="The command to run, and its arguments.")],
     min_ttl: Annotated[
-        float, typer.Option("--min-ttl", help="Guarantee at least this many seconds of validity.")
-    ] = 0,
+        float,
+        typer.Option(
+            "--min-ttl",
+            help="Guarantee at least this many seconds of validity (the command cannot "
+            "renew the token).",
+        ),
+    ] = child_process.DEFAULT_MIN_TTL,
     grantless: Annotated[
         Grantless | None,
         typer.Option(help="A grantless token for the profile's app (no seller authorization)."),

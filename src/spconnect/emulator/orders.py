@@ -1,11 +1,15 @@
-"""The emulated Orders API v0: ``GET /orders/v0/orders`` (getOrders, paginated with
-``NextToken``) and ``GET /orders/v0/orders/{orderId}`` (getOrder) (amazon.md section 9).
+"""The emulated Orders API v0 (amazon.md section 9): ``GET /orders/v0/orders``
+(getOrders, paginated with ``NextToken``), ``GET /orders/v0/orders/{orderId}`` (getOrder),
+``.../{orderId}/address`` (getOrderAddress) and ``.../{orderId}/buyerInfo``
+(getOrderBuyerInfo), in the shapes of Amazon's ordersV0 model.
 
 As Amazon does: ``MarketplaceIds`` and exactly one of ``CreatedAfter`` and
-``LastUpdatedAfter`` are required; pages hold ``MaxResultsPerPage`` orders (1 to 100,
-default 100); the next page is the same request with ``NextToken``; personal data
-(``BuyerInfo``, the full ``ShippingAddress``) comes only with a restricted data token that
-names those data elements (emulator/rdt.py); each operation has its usage plan
+``LastUpdatedAfter`` are required (``CreatedBefore``/``LastUpdatedBefore`` may close the
+range); pages hold ``MaxResultsPerPage`` orders (1 to 100, default 100); the next page is
+the same request with ``NextToken``; personal data (``BuyerInfo``, the full
+``ShippingAddress``) comes only with a restricted data token that names those data
+elements, and getOrderAddress and getOrderBuyerInfo answer only to a restricted data
+token issued for them (emulator/rdt.py); each operation has its usage plan
 (emulator/throttle.py).
 """
 
@@ -22,38 +26,65 @@ PREFIX = "/orders/v0/orders"
 _MAX_PAGE = 100
 
 
+# Restricted operations without data elements: only a restricted data token may call them.
+_RDT_ONLY = {"address": "getOrderAddress", "buyerInfo": "getOrderBuyerInfo"}
+
+
 def handles(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
+def operation(path: str) -> str | None:
+    """The operation ``GET path`` calls, or None when there is none."""
+    if path == PREFIX:
+        return "getOrders"
+    order_id, _, rest = path[len(PREFIX) + 1 :].partition("/")
+    if not order_id:
+        return None
+    return "getOrder" if not rest else _RDT_ONLY.get(rest)
+
+
 def get(state: EmulatorState, path: str, params: dict[str, str], token: str) -> Answer:
-    order_id = path[len(PREFIX) + 1 :] if path != PREFIX else None
-    operation = "getOrders" if order_id is None else "getOrder"
-    state.count(operation)
-    if order_id is not None and "/" in order_id:
+    name = operation(path)
+    if name is None:
         return rdt.error(404, "NotFound", "The requested resource was not found.")
+    state.count(name)
     with state.lock:
         who = rdt.caller(state, token, "GET", path)
         if isinstance(who, Answer):
             return who
         account, unlocked = who
-        quota = throttle.take(state, operation, account.selling_partner_id)
+        if name in _RDT_ONLY.values() and token not in state.restricted_tokens:
+            # Amazon's generic refusal: nothing in it says an RDT is what is missing.
+            return rdt.denied("")
+        quota = throttle.take(state, name, account.selling_partner_id)
         if not quota.allowed:
             return throttle.quota_exceeded(quota)
-        if order_id is not None:
-            answer = _get_order(state, account, order_id, unlocked)
-        else:
+        if name == "getOrders":
             answer = _get_orders(state, account, params, unlocked)
+        else:
+            answer = _get_order(state, account, path[len(PREFIX) + 1 :], unlocked)
         answer.headers.update(quota.header)
         return answer
 
 
 def _get_order(
-    state: EmulatorState, account: Account, order_id: str, unlocked: frozenset[str]
+    state: EmulatorState, account: Account, order_path: str, unlocked: frozenset[str]
 ) -> Answer:
+    """getOrder, getOrderAddress or getOrderBuyerInfo for ``{orderId}[/part]``."""
+    order_id, _, part = order_path.partition("/")
     for order in state.orders.get(account.selling_partner_id, []):
-        if order["AmazonOrderId"] == order_id:
-            return Answer(200, {"payload": _shown(order, unlocked)}, {})
+        if order["AmazonOrderId"] != order_id:
+            continue
+        pii = order["_pii"]
+        assert isinstance(pii, dict)
+        if part == "address":
+            payload = {"AmazonOrderId": order_id, "ShippingAddress": pii["shippingAddress"]}
+        elif part == "buyerInfo":
+            payload = {"AmazonOrderId": order_id, **pii["buyerInfo"]}
+        else:
+            payload = _shown(order, unlocked)
+        return Answer(200, {"payload": payload}, {})
     return rdt.error(404, "NotFound", f"Order {order_id} was not found.")
 
 
@@ -75,25 +106,36 @@ def _get_orders(
             return rdt.error(
                 400, "InvalidInput", "Exactly one of CreatedAfter and LastUpdatedAfter is required."
             )
+        before_name = "CreatedBefore" if created else "LastUpdatedBefore"
         since = _timestamp(created or updated or "")
+        until_text = params.get(before_name)
+        until = _timestamp(until_text) if until_text is not None else None
         size = params.get("MaxResultsPerPage", str(_MAX_PAGE))
-        if since is None:
-            return rdt.error(400, "InvalidInput", "CreatedAfter must be an ISO 8601 date.")
+        if since is None or (until_text is not None and until is None):
+            return rdt.error(400, "InvalidInput", "Dates must be in ISO 8601 format.")
         if not size.isdigit() or not 1 <= int(size) <= _MAX_PAGE:
             return rdt.error(400, "InvalidInput", "MaxResultsPerPage must be 1 to 100.")
         query = {
             "marketplaces": ",".join(marketplaces),
             "field": "PurchaseDate" if created else "LastUpdateDate",
             "since": since.isoformat(),
+            "until": until.isoformat() if until else "",
             "size": size,
         }
         offset = 0
     wanted = set(query["marketplaces"].split(","))
     since = dt.datetime.fromisoformat(query["since"])
+    until = dt.datetime.fromisoformat(query["until"]) if query["until"] else None
+
+    def matches(order: dict[str, object]) -> bool:
+        when = _timestamp(str(order[query["field"]]))
+        assert when is not None
+        return (
+            order["MarketplaceId"] in wanted and when >= since and (until is None or when < until)
+        )
+
     matching = [
-        order
-        for order in state.orders.get(account.selling_partner_id, [])
-        if order["MarketplaceId"] in wanted and _timestamp(str(order[query["field"]])) >= since  # type: ignore[operator]
+        order for order in state.orders.get(account.selling_partner_id, []) if matches(order)
     ]
     end = offset + int(query["size"])
     payload: dict[str, object] = {

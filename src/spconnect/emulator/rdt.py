@@ -48,6 +48,8 @@ def caller(
     request, or the 403 Amazon would send. Call with ``state.lock`` held."""
     restricted = state.restricted_tokens.get(token)
     if restricted is not None:
+        if restricted.grant.revoked:
+            return denied("The restricted data token you provided is revoked.")
         if state.now() >= restricted.expires_at:
             return denied("The restricted data token you provided has expired.")
         grant = restricted.grant
@@ -63,7 +65,9 @@ def caller(
             return denied("The restricted data token was not issued for this operation.")
     else:
         issued = state.access_tokens.get(token)
-        if issued is None:
+        # A seller who removes the app revokes its access tokens with the refresh token:
+        # Amazon's words for both (selling-partner-api-models issue 2333).
+        if issued is None or issued[0].revoked:
             return denied("The access token you provided is revoked, malformed or invalid.")
         grant, expires_at, scope = issued
         if state.now() >= expires_at:

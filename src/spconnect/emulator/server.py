@@ -61,8 +61,15 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self._send(status, json.dumps(body).encode(), "application/json;charset=UTF-8", headers)
 
-    def _apply_fault(self, fault: Fault | None, echo: str = "") -> bool:
-        """Act out an injected fault; True when it replaced the answer."""
+    def _apply_fault(self, fault: Fault | None, echo: str = "", rate: float | None = None) -> bool:
+        """Act out an injected fault; True when it replaced the answer.
+
+        Errors take the endpoint's format: LWA's ``error``/``error_description`` for
+        "token", the SP-API's ``errors`` list (amazon.md section 9) for the SP-API
+        operations, whose 429 also carries ``rate`` as ``x-amzn-RateLimit-Limit``, as if
+        another program had drained the bucket. ``echo`` is the request's text that
+        ``echo_request`` puts into the message, as some gateways do.
+        """
         if fault is None or fault.kind == "grant":
             return False
         if fault.kind == "slow":
@@ -72,27 +79,39 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return True
-        if fault.kind == "rate_limit":
-            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            self._send_json(
-                429, {"error": "TooManyRequests", "error_description": "Rate exceeded"}, headers
-            )
-            return True
         if fault.kind == "html":
             page = _HTML_ERROR_PAGE if fault.body is None else fault.body.encode()
             self._send(fault.status, page, "text/html")
             return True
-        description = fault.description or "Injected failure"
+        lwa = fault.endpoint == "token"
+        headers: dict[str, str] = {}
+        if fault.kind == "rate_limit":
+            status = 429
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            if rate is not None:
+                headers.update(throttle.Quota(False, rate).header)
+        else:
+            status = fault.status
+        description = fault.description or (
+            "Rate exceeded" if status == 429 else "Injected failure"
+        )
         if fault.echo_request:
             description += f" (request: {echo})"
-        if fault.endpoint == "sellers":
-            error = {"code": fault.error or "InternalFailure", "message": description}
-            self._send_json(fault.status, {"errors": [error]})
-            return True
-        default = "server_error" if fault.status >= 500 else "temporarily_unavailable"
-        self._send_json(
-            fault.status, {"error": fault.error or default, "error_description": description}
-        )
+        if lwa:
+            default = {429: "TooManyRequests"}.get(
+                status, "server_error" if status >= 500 else "temporarily_unavailable"
+            )
+            body: dict[str, object] = {
+                "error": fault.error or default,
+                "error_description": description,
+            }
+        else:
+            default = {429: "QuotaExceeded"}.get(
+                status, "InternalFailure" if status >= 500 else "InvalidInput"
+            )
+            body = rdt.error(status, fault.error or default, description).body
+        self._send_json(status, body, headers)
         return True
 
     def _send_page(self, page: central.Page) -> None:
@@ -138,9 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         if path == rdt.PATH:
-            if self._apply_spapi_fault("tokens"):
-                return
             token = self.headers.get("x-amz-access-token", "")
+            if self._apply_spapi_fault("tokens", token, "createRestrictedDataToken"):
+                return
             issued = rdt.create_restricted_data_token(self.server.emulator.state, token, body)
             self._send_json(issued.status, issued.body, issued.headers)
             return
@@ -155,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_page(central.consent(state, params, self.server.emulator.url))
         elif parts.path == sellers.PATH:
             token = self.headers.get("x-amz-access-token", "")
-            if self._apply_fault(state.take_fault("sellers"), echo=f"access_token={quote(token)}"):
+            if self._apply_spapi_fault("sellers", token, rate=sellers.RATE_PER_SECOND):
                 return
             answer = sellers.marketplace_participations(state, token)
             self._send_json(answer.status, answer.body, answer.headers)
@@ -168,41 +187,22 @@ class _Handler(BaseHTTPRequestHandler):
             app_id = parts.path[len(central.CONFIRM_PREFIX) :]
             self._send_page(central.confirm(state, app_id, params))
         elif orders.handles(parts.path):
-            if self._apply_spapi_fault("orders"):
-                return
             token = self.headers.get("x-amz-access-token", "")
+            if self._apply_spapi_fault("orders", token, orders.operation(parts.path)):
+                return
             answer = orders.get(state, parts.path, params, token)
             self._send_json(answer.status, answer.body, answer.headers)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
-    def _apply_spapi_fault(self, endpoint: str) -> bool:
-        """Act out an injected fault on an SP-API operation ("orders", "tokens"), with
-        errors in the SP-API's format (amazon.md section 9); True when it replaced the
-        answer."""
+    def _apply_spapi_fault(
+        self, endpoint: str, token: str, operation: str | None = None, rate: float | None = None
+    ) -> bool:
+        """``_apply_fault`` for an SP-API operation: the 429's rate is the operation's."""
+        if operation is not None:
+            rate = throttle.plan(self.server.emulator.state, operation)[0]
         fault = self.server.emulator.state.take_fault(endpoint)
-        if fault is None or fault.kind == "slow":
-            if fault is not None:
-                time.sleep(fault.delay)
-            return False
-        if fault.kind == "drop":
-            self.close_connection = True
-            self.connection.shutdown(2)
-        elif fault.kind == "rate_limit":
-            # As if another program had drained the bucket: Amazon's 429, with the rate.
-            operation = {"orders": "getOrders", "tokens": "createRestrictedDataToken"}[endpoint]
-            headers = throttle.Quota(
-                False, throttle.plan(self.server.emulator.state, operation)[0]
-            ).header
-            if fault.retry_after is not None:
-                headers["Retry-After"] = f"{fault.retry_after:g}"
-            self._send_json(429, rdt.error(429, "QuotaExceeded", "Rate exceeded").body, headers)
-        elif fault.kind == "html":
-            self._send(fault.status, _HTML_ERROR_PAGE, "text/html")
-        else:
-            code = "InternalFailure" if fault.status >= 500 else "InvalidInput"
-            self._send_json(fault.status, rdt.error(fault.status, code, "Injected failure").body)
-        return True
+        return self._apply_fault(fault, echo=f"access_token={quote(token)}", rate=rate)
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,5 +1,5 @@
 """Amazon's Python SDK (amzn-sp-api) with its tokens from spconnect (design, "Layout":
-integrations/; amazon.md section 9).
+integrations/; amazon.md section 9; issue 10).
 
     from spapi import OrdersV0Api
     from spconnect.integrations.amzn_sp_api import api_client, restricted_api_client
@@ -12,15 +12,27 @@ integrations/; amazon.md section 9).
 The SDK's ApiClient asks its configuration's ``access_token_cache`` for a token before
 every call; spconnect's answers from ``spconnect.access_token`` (memory, then the cache
 file, then one refresh under the profile's lock), so the SDK never calls Login with
-Amazon nor holds a refresh token or client secret. Note that importing the SDK runs
-``logging.basicConfig(level=INFO)`` (its own choice, in spapi/client.py).
+Amazon nor holds a refresh token or client secret. A revoked authorization therefore
+surfaces at once as ``spconnect.errors.AuthorizationRejected`` (exit 4's class), where the
+SDK's own token client retries for seconds and reports a server error (issue 10). When the
+SP-API refuses a token spconnect had cached (Amazon calls it revoked or expired), the
+client renews it once and repeats the call, as ``spconnect api`` does; Login with
+Amazon's verdict on that refresh is what the caller sees.
+
+Note that importing the SDK runs ``logging.basicConfig(level=INFO)`` (its own choice, in
+spapi/client.py).
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from spapi import ApiClient, Configuration
+from spapi.rest import ApiException
 
 from spconnect import access
+from spconnect.spapi.answers import refuses_token_in
 
 
 class SpconnectTokenCache:
@@ -33,6 +45,10 @@ class SpconnectTokenCache:
     def get_lwa_access_token(self) -> str:
         return access.get_access_token(self.profile, min_ttl=self.min_ttl)
 
+    def renew(self) -> str:
+        """A new token in place of one Amazon refused (raises spconnect's errors)."""
+        return access.get_access_token(self.profile, min_ttl=self.min_ttl, force_refresh=True)
+
 
 class _FixedToken:
     """A restricted data token for the calls it was issued for."""
@@ -44,16 +60,43 @@ class _FixedToken:
         return self._token
 
 
+class _SpconnectApiClient(ApiClient):  # type: ignore[misc]
+    """The SDK's ApiClient, renewing once a profile token the SP-API refuses."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except ApiException as error:
+            tokens = self.configuration.access_token_cache
+            if not isinstance(tokens, SpconnectTokenCache) or not refuses_token_in(
+                int(error.status or 0), _document(error.body)
+            ):
+                raise
+            token = tokens.renew()
+        self.default_headers["x-amz-access-token"] = token
+        headers = kwargs.get("headers")
+        if isinstance(headers, dict):
+            kwargs["headers"] = {**headers, "x-amz-access-token": token}
+        return super().request(method, url, *args, **kwargs)
+
+
+def _document(body: object) -> object:
+    try:
+        return json.loads(body) if isinstance(body, (bytes, str)) else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def _client(endpoint: str, tokens: object) -> ApiClient:
     configuration = Configuration()
     configuration.host = endpoint  # sandbox and SPCONNECT_SPAPI_URL included
     configuration.access_token_cache = tokens
-    return ApiClient(configuration=configuration)
+    return _SpconnectApiClient(configuration=configuration)
 
 
 def api_client(profile: str | None = None, *, min_ttl: float = 60) -> ApiClient:
     """An SDK ApiClient for the profile's endpoint, with spconnect's tokens."""
-    token = access.access_token(profile, min_ttl=min_ttl)  # not set up: raises now
+    token = access.access_token(profile, min_ttl=min_ttl)  # not set up, revoked: raises now
     return _client(token.endpoint, SpconnectTokenCache(token.profile, min_ttl=min_ttl))
 
 
@@ -65,6 +108,10 @@ def restricted_api_client(
     from spconnect.spapi.caller import Caller
 
     token = access.access_token(profile, min_ttl=60)
-    with Caller(lambda: access.get_access_token(token.profile, min_ttl=60), token.endpoint) as c:
-        rdt = c.restricted_data_token(method, path, data_elements)
+    with Caller(
+        lambda: access.get_access_token(token.profile, min_ttl=60),
+        token.endpoint,
+        renew_token=SpconnectTokenCache(token.profile).renew,
+    ) as caller:
+        rdt = caller.restricted_data_token(method, path, data_elements)
     return _client(token.endpoint, _FixedToken(rdt))

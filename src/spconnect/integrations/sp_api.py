@@ -1,34 +1,33 @@
 """python-amazon-sp-api clients whose tokens come from spconnect (design, "Layout":
-integrations/; amazon.md section 9).
+integrations/; amazon.md section 9; issue 10).
 
     from sp_api.api import Orders
-    from spconnect.integrations.sp_api import connect
+    from spconnect.integrations.sp_api import client_args
 
-    orders = connect(Orders, "default")
+    orders = Orders(**client_args("default"))
     orders.get_orders(CreatedAfter="2026-01-01")                      # access token
     orders.get_orders(CreatedAfter="2026-01-01", RestrictedResources=["buyerInfo"])  # RDT
 
-The library's clients accept an ``auth_token_client_class``; spconnect's answers
-``get_auth`` from ``spconnect.access_token`` and ``get_grantless_auth`` from the
-profile's app, so the library never asks Login with Amazon and never holds the refresh
-token or the client secret. Its credential check still wants an LWA app id and secret:
-it gets a marker that works nowhere. ``connect`` also points the client at the profile's
-endpoint (sandbox and ``SPCONNECT_SPAPI_URL`` included) and its consent marketplace.
+One call gives any of the library's clients what it needs: an ``auth_token_client_class``
+whose ``get_auth`` answers from ``spconnect.access_token`` and ``get_grantless_auth`` from
+the profile's app, so the library never asks Login with Amazon and never holds the
+refresh token or the client secret (its credential check still wants an LWA app id and
+secret: it gets a marker that works nowhere); and a ``marketplace`` carrying the profile's
+consent marketplace and its endpoint (sandbox and ``SPCONNECT_SPAPI_URL`` included), which
+the library's own marketplace table would not know.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from sp_api.auth import AccessTokenResponse
-from sp_api.base import Marketplaces
 
 from spconnect import access
 from spconnect.amazon.lwa import GRANTLESS_SCOPES
 from spconnect.errors import UsageError
-
-Client = TypeVar("Client")
 
 # Not a secret: what the library's credential check gets instead of the real ones, which
 # spconnect keeps in the secret store.
@@ -80,44 +79,30 @@ def token_client_class(profile: str | None = None, *, min_ttl: float = 60) -> ty
     return SpconnectTokenClient
 
 
-def client_kwargs(profile: str | None = None, *, min_ttl: float = 60) -> dict[str, object]:
-    """Keyword arguments that give any python-amazon-sp-api client spconnect's tokens."""
-    return {
-        "credentials": {"lwa_app_id": NOT_A_SECRET, "lwa_client_secret": NOT_A_SECRET},
-        "auth_token_client_class": token_client_class(profile, min_ttl=min_ttl),
-    }
+# The AWS region of each SP-API region, as the library's marketplace table has it.
+_AWS_REGIONS = {"na": "us-east-1", "eu": "eu-west-1", "fe": "us-west-2"}
 
 
-def connect(
-    client_class: type[Client],
-    profile: str | None = None,
-    *,
-    marketplace: Marketplaces | None = None,
-    min_ttl: float = 60,
-    **kwargs: Any,
-) -> Client:
-    """A ``client_class`` (Orders, Reports, ...) for the profile: its endpoint, its
-    consent marketplace unless ``marketplace`` is given, and spconnect's tokens."""
-    token = access.access_token(profile, min_ttl=min_ttl)  # not set up: raises now
-    if marketplace is None:
-        marketplace = _consent_marketplace(token.profile)
-    client = client_class(  # type: ignore[call-arg]
-        marketplace=marketplace, **client_kwargs(token.profile, min_ttl=min_ttl), **kwargs
-    )
-    # The library takes the endpoint from its marketplace table; the profile's may be
-    # the sandbox or an override (SPCONNECT_SPAPI_URL).
-    client.endpoint = token.endpoint  # type: ignore[attr-defined]
-    return client
+@dataclass(frozen=True)
+class ProfileMarketplace:
+    """What the library's clients read from a ``Marketplaces`` member, for a profile."""
+
+    endpoint: str
+    marketplace_id: str
+    region: str
 
 
-def _consent_marketplace(profile: str) -> Marketplaces:
+def client_args(profile: str | None = None, *, min_ttl: float = 60) -> dict[str, object]:
+    """Keyword arguments for any python-amazon-sp-api client (Orders, Reports, ...):
+    the profile's marketplace and endpoint, and spconnect's tokens."""
     from spconnect.workspace import Workspace
 
-    marketplace_id = Workspace(zero_config=True).config.profile(profile).marketplace
-    for candidate in Marketplaces:
-        if candidate.marketplace_id == marketplace_id:
-            return candidate
-    raise UsageError(
-        f"python-amazon-sp-api does not know marketplace {marketplace_id}",
-        "pass marketplace=Marketplaces.XX to connect()",
-    )
+    token = access.access_token(profile, min_ttl=min_ttl)  # not set up, revoked: raises now
+    consent = Workspace(zero_config=True).config.profile(token.profile).marketplace
+    return {
+        "marketplace": ProfileMarketplace(
+            token.endpoint, consent, _AWS_REGIONS.get(token.region, "us-east-1")
+        ),
+        "credentials": {"lwa_app_id": NOT_A_SECRET, "lwa_client_secret": NOT_A_SECRET},
+        "auth_token_client_class": token_client_class(token.profile, min_ttl=min_ttl),
+    }

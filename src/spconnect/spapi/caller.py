@@ -1,18 +1,31 @@
 """Sending ``spconnect api`` requests: the access token, pacing, bounded retries, pages
-and restricted data tokens (amazon.md section 9; design, exit codes 6 and 9).
+and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 9).
 
 - Every attempt asks for the token again (``access_token``), so a long export keeps
   working across the hourly refresh; a restricted data token (RDT) replaces it when the
   call needs personal data, obtained once per command from the Tokens API.
+- An answer that refuses the access token itself (Amazon calls it revoked, malformed,
+  invalid or expired: answers.refuses_token) renews it once (``renew_token``, a forced
+  refresh) and repeats the request. Login with Amazon's verdict on that refresh is the
+  verdict on the authorization: ``invalid_grant`` is exit 4 (the seller must authorize
+  again), ``invalid_client`` exit 5 (the app's credentials). Any other 401/403 (a role the
+  app lacks, personal data without an RDT, another region) is Amazon's answer: exit 9.
 - Pacing follows the operation's usage plan (pacing.py). A 429 is retried after at least
   one refill; a 5xx or a broken connection is retried only where repeating the request
   cannot do a thing twice (GET, HEAD, PUT, DELETE, or a connection that never opened),
-  with exponential backoff and full jitter. Attempts and the time spent waiting are
-  bounded; then exit 6 with Amazon's words and the request id.
-- Pages: the next page is the same request with the token Amazon returned, as
-  ``NextToken``/``nextToken`` (in ``payload`` or at the top) or ``pagination.nextToken``
-  (sent back as ``pageToken``). A token seen before, or more than MAX_PAGES pages, stops
-  the export with exit 6 rather than looping.
+  with exponential backoff and full jitter. ``notify`` hears of each wait for a 429 (and
+  of pacing waits of WAIT_WORTH_SAYING or more), for a person at a terminal.
+- The bound: at most ``RetryPolicy.max_attempts`` (5) attempts per request, and no more
+  waiting on retries than ``max_wait`` (120 s) or four refills of the operation's bucket,
+  whichever is longer; then exit 6 with Amazon's words and the request id.
+- Pages: the next page is the same request with the token Amazon returned (amazon.md
+  section 9), as the operation expects it back: in the query string of a GET, in the JSON
+  body of a POST search. ``NextToken``/``nextToken`` (in ``payload`` or at the top) go
+  back under their own name; ``pagination.nextToken`` as ``pageToken`` (Catalog Items,
+  Listings Items) or ``paginationToken`` (Data Kiosk, Fulfillment Inbound 2024-03-20 and
+  the newer APIs), or under whichever of the two the request already names; the vendor
+  APIs' ``payload.pagination.nextToken`` as ``nextToken``. A token seen before, or more
+  than MAX_PAGES pages, stops the export with exit 6 rather than looping.
 """
 
 from __future__ import annotations
@@ -23,20 +36,21 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 import httpx
 
+from spconnect.amazon import bounded
 from spconnect.amazon.lwa import user_agent
-from spconnect.errors import AmazonUnavailable, ApiErrorStatus
-from spconnect.redaction import register_secret
+from spconnect.errors import AmazonUnavailable, ApiErrorStatus, SpconnectError
+from spconnect.redaction import one_line, register_secret
 from spconnect.spapi.answers import (
     Answer,
     AnswerTooLarge,
     DeadlineExceeded,
     exchange,
-    safe_text,
+    refuses_token,
 )
 from spconnect.spapi.pacing import Pacer
 from spconnect.spapi.request import ApiRequest
@@ -52,6 +66,8 @@ MAX_PAGES = 10_000
 MAX_NEXT_TOKEN_LENGTH = 16 * 1024
 MAX_RDT_LENGTH = 8192
 _RETRY_ON_FAILURE = ("GET", "HEAD", "PUT", "DELETE")  # idempotent (RFC 9110, 9.2.2)
+# Waiting this long for the usage plan without a word would look like a hang.
+WAIT_WORTH_SAYING = 5.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,8 @@ class Caller:
         access_token: Callable[[], str],
         endpoint: str,
         *,
+        renew_token: Callable[[], object] | None = None,
+        notify: Callable[[str], None] | None = None,
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -81,9 +99,14 @@ class Caller:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._access_token = access_token
+        self._renew_token = renew_token
+        self._notify = notify
         self.endpoint = endpoint.rstrip("/")
         self.policy = policy or RetryPolicy()
-        self._client = httpx.Client(transport=transport, follow_redirects=False)
+        # No keep-alive: the bounded read's watchdog cuts each request's own connection.
+        self._client = httpx.Client(
+            transport=transport, follow_redirects=False, limits=bounded.NO_KEEPALIVE
+        )
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -114,7 +137,14 @@ class Caller:
         if retry_failures is None:
             retry_failures = request.method in _RETRY_ON_FAILURE
         waited = 0.0
+        renewed = token is not None  # an RDT is this command's own: never renewed
         for attempt in range(1, self.policy.max_attempts + 1):
+            coming = pacer.wait_needed()
+            if coming >= WAIT_WORTH_SAYING and self._notify is not None:
+                self._notify(
+                    f"waiting {coming:.0f} s for the usage plan of {request.describe()} "
+                    f"({pacer.rate_text()})"
+                )
             paced = pacer.wait_turn()
             if attempt > 1:
                 waited += paced
@@ -154,8 +184,12 @@ class Caller:
                     answer.elapsed * 1000,
                     answer.request_id,
                     "x-amzn-RateLimit-Limit",
-                    safe_text(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
+                    one_line(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
                 )
+                if not renewed and refuses_token(answer) and attempt < self.policy.max_attempts:
+                    renewed = True
+                    self._renew(request, answer)
+                    continue
                 if answer.status != 429 and answer.status < 500:
                     return answer
                 if answer.status == 429:
@@ -167,10 +201,35 @@ class Caller:
             if not retryable or attempt == self.policy.max_attempts or waited + delay > budget:
                 raise self._gave_up(request, problem, attempt, retryable)
             log.info("%s %s: %s; retrying", request.method, request.path, problem)
+            if answer is not None and answer.status == 429 and self._notify is not None:
+                self._notify(
+                    f"{request.describe()}: throttled by Amazon (429); waiting "
+                    f"{delay + pacer.wait_needed():.1f} s before attempt {attempt + 1} of "
+                    f"{self.policy.max_attempts}"
+                )
             if delay > 0:
                 self._sleep(delay)
                 waited += delay
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _renew(self, request: ApiRequest, answer: Answer) -> None:
+        """Refresh the access token Amazon refused; LWA's refusal explains why."""
+        refused = f"{answer.summary()} (request id {answer.request_id})"
+        if self._renew_token is None:
+            return
+        log.info(
+            "%s: the SP-API refused the access token: %s; renewing it", request.describe(), refused
+        )
+        try:
+            self._renew_token()
+        except SpconnectError as error:
+            # AuthorizationRejected (4), ClientRejected (5), ...: the same class, with
+            # what led to the refresh in front of Login with Amazon's answer.
+            raise type(error)(
+                f"the SP-API refused the access token for {request.describe()}: {refused}; "
+                f"renewing it failed: {error.message}",
+                error.hint,
+            ) from None
 
     def _pacer(self, request: ApiRequest) -> Pacer:
         key = f"{request.method} {request.path}"  # one operation, roughly
@@ -250,7 +309,7 @@ class Caller:
                     "the pages printed so far are complete; report it if it persists",
                 )
             seen.add(digest)
-            request = request.with_query(name, value)
+            request = next_page(request, name, value)
         raise AmazonUnavailable(
             f"{request.describe()} has more than {MAX_PAGES} pages; stopped",
             "narrow the request (a shorter date range) and export it in parts",
@@ -258,19 +317,19 @@ class Caller:
 
 
 def next_token(body: object) -> tuple[str, str] | None:
-    """(query parameter, token) for the next page, or None on the last page."""
+    """(where the token was, token) for the next page, or None on the last page."""
     if not isinstance(body, dict):
         return None
     payload = body.get("payload")
-    pagination = body.get("pagination")
     places: list[tuple[object, str, str]] = [
         (payload, "NextToken", "NextToken"),
         (payload, "nextToken", "nextToken"),
         (body, "NextToken", "NextToken"),
         (body, "nextToken", "nextToken"),
-        (pagination, "nextToken", "pageToken"),
+        (body.get("pagination"), "nextToken", "pagination.nextToken"),
+        (payload.get("pagination") if isinstance(payload, dict) else None, "nextToken", _VENDOR),
     ]
-    for where, key, parameter in places:
+    for where, key, found_as in places:
         value = where.get(key) if isinstance(where, dict) else None
         if isinstance(value, str) and value:
             if len(value) > MAX_NEXT_TOKEN_LENGTH or not value.isprintable():
@@ -278,8 +337,41 @@ def next_token(body: object) -> tuple[str, str] | None:
                     f"the SP-API sent a {key} spconnect cannot send back ({len(value)} characters)",
                     "the pages printed so far are complete; report it if it persists",
                 )
-            return parameter, value
+            return found_as, value
     return None
+
+
+_VENDOR = "payload.pagination.nextToken"
+# APIs that take pagination.nextToken back as pageToken; the newer ones (Data Kiosk,
+# Fulfillment Inbound 2024-03-20, ...) call it paginationToken.
+_PAGE_TOKEN_APIS = ("/catalog/", "/listings/")
+
+
+def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
+    """The request for the page after ``request``'s, given its answer's next token."""
+    body = _json_object(request.body)
+    if found_as == _VENDOR:
+        name = "nextToken"
+    elif found_as != "pagination.nextToken":
+        name = found_as
+    else:
+        named = {k for k, _ in request.query} | set(body or ())
+        name = next(
+            (n for n in ("pageToken", "paginationToken") if n in named),
+            "pageToken" if request.path.startswith(_PAGE_TOKEN_APIS) else "paginationToken",
+        )
+    if body is not None and request.method not in ("GET", "HEAD", "DELETE"):
+        # A POST search takes its next token in the body it was sent with.
+        return replace(request, body=json.dumps({**body, name: token}).encode())
+    return request.with_query(name, token)
+
+
+def _json_object(body: bytes | None) -> dict[str, object] | None:
+    try:
+        document = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def status_error(answer: Answer, what: str) -> ApiErrorStatus:
@@ -305,7 +397,7 @@ def _transport_problem(exc: Exception, policy: RetryPolicy) -> str:
         return f"no complete answer within {policy.attempt_deadline:g} s"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out after {policy.timeout:g} s"
-    return safe_text(f"{type(exc).__name__}: {exc}", 200)
+    return one_line(f"{type(exc).__name__}: {exc}", 200)
 
 
 def _retry_after(headers: httpx.Headers) -> float:

@@ -54,16 +54,38 @@ class Pacer:
         self.interval: float | None = None  # seconds per refilled request, once announced
         self._tokens = self.burst
         self._updated: float | None = None
+        self._anchored = False
 
     def learn(self, headers: httpx.Headers) -> None:
+        """An answer arrived: note the rate it announces. The first answer also anchors
+        the refill clock: Amazon's bucket began to refill when the first request reached
+        it, some time between sending and this answer; counting from now (the latest it
+        can have been) rather than from the send keeps the first request's latency from
+        making every later one early."""
         rate = announced_rate(headers)
         if rate is not None:
             self.interval = min(MAX_INTERVAL, MARGIN / rate)
+        if not self._anchored and self._updated is not None:
+            self._updated = max(self._updated, self._clock())
+            self._anchored = True
 
     def throttled(self) -> None:
         """Amazon answered 429: its bucket is empty, whatever this side counted."""
         self._tokens = 0.0
         self._updated = self._clock()
+
+    def wait_needed(self) -> float:
+        """Seconds ``wait_turn`` would sleep now."""
+        if self.interval is None or self._updated is None:
+            return 0.0
+        tokens = min(self.burst, self._tokens + (self._clock() - self._updated) / self.interval)
+        return max(0.0, (1 - tokens) * self.interval)
+
+    def rate_text(self) -> str:
+        """The announced rate, as a person reads it."""
+        if self.interval is None:
+            return "rate not announced yet"
+        return f"{MARGIN / self.interval:g} requests per second"
 
     def wait_turn(self) -> float:
         """Sleep until the bucket holds a request, take it; returns the seconds slept."""

@@ -8,6 +8,10 @@ is sent (design, "Command contract": ``api``; the flags follow ``gh api``).
 - The method is GET, or POST when a body comes from ``--input``; ``-X`` sets it.
   Fields go to the query string for GET, HEAD and DELETE and with ``--input``; otherwise
   they make a JSON body, where ``a[b]=1`` nests and ``a[]=1`` appends to an array.
+- A list parameter repeats its key (issue 10). In the query string the values become the
+  one comma-separated parameter Amazon reads (``-f MarketplaceIds=A -f MarketplaceIds=B``
+  sends ``MarketplaceIds=A,B``: amazon.md section 9's operations take lists that way); in
+  a JSON body they become an array.
   Unlike ``gh api``, fields do not turn a GET into a POST: SP-API reads (getOrders, ...)
   take their parameters in the query string, and those are most calls.
 - ``-H 'Name: value'`` adds a header; ``x-amz-access-token`` is spconnect's to set (a
@@ -79,7 +83,7 @@ def build_request(
     fields += [(_key(text, "-F"), _typed(_value(text), read_source)) for text in typed_fields]
     content_type: list[tuple[str, str]] = []
     if body is not None or verb in _QUERY_METHODS:
-        query += tuple(_query_field(key, value) for key, value in fields)
+        query = _comma_lists((*query, *(_query_field(key, value) for key, value in fields)))
     elif fields:
         body = json.dumps(_nest(fields)).encode()
     if body is not None:
@@ -104,6 +108,14 @@ def _split_path(path: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     if parts.fragment or "#" in path:
         raise UsageError(f"PATH {path!r} contains a #fragment")
     return parts.path, tuple(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _comma_lists(query: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """A repeated parameter as Amazon's one comma-separated list, where it first came."""
+    merged: dict[str, str] = {}
+    for name, value in query:
+        merged[name] = f"{merged[name]},{value}" if name in merged else value
+    return tuple(merged.items())
 
 
 def _value(text: str) -> str:
@@ -174,7 +186,11 @@ def _nest(fields: list[tuple[tuple[str, ...], object]]) -> dict[str, object]:
                 raise UsageError(f"field {where}: {key[-2]} is already a value, not an array")
             array.append(value)
         elif key[-1] in node:
-            raise UsageError(f"field {where} is given twice")
+            # A repeated key is a list (issue 10), as in the query string.
+            given = node[key[-1]]
+            if isinstance(given, dict):
+                raise UsageError(f"field {where}: {key[-1]} is already an object")
+            node[key[-1]] = [*given, value] if isinstance(given, list) else [given, value]
         else:
             node[key[-1]] = value
     return document

@@ -19,6 +19,8 @@ _DOCUMENTED: tuple[tuple[str, str, int], ...] = (
     ("GET", "/orders/v0/orders/{orderId}", 30),  # getOrder, 0.5/s
     ("GET", "/orders/v0/orders/{orderId}/orderItems", 30),  # getOrderItems, 0.5/s
     ("GET", "/orders/v0/orders/{orderId}/orderItems/buyerInfo", 30),  # 0.5/s
+    ("GET", "/orders/v0/orders/{orderId}/address", 30),  # getOrderAddress, 0.5/s
+    ("GET", "/orders/v0/orders/{orderId}/buyerInfo", 30),  # getOrderBuyerInfo, 0.5/s
     ("GET", "/reports/2021-06-30/reports", 10),  # getReports, 0.0222/s
     ("GET", "/feeds/2021-06-30/feeds", 10),  # getFeeds, 0.0222/s
     ("GET", "/dataKiosk/2023-11-15/queries", 10),  # getQueries, 0.0222/s
