@@ -137,11 +137,6 @@ def test_the_token_lasts_at_least_900_seconds_unless_asked_otherwise(
     assert emulator.count("token_requests") == before + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="entry.py's exec fast path passes --min-ttl 0 when the flag is absent; it "
-    "should pass None (child_process.DEFAULT_MIN_TTL applies). entry.py is not ours.",
-)
 def test_the_fast_path_also_defaults_to_900_seconds(
     cli: Cli, seller: Seller, emulator: Emulator
 ) -> None:

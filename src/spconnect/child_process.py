@@ -39,7 +39,10 @@ def token_variables(
     grantless one, valid at least ``min_ttl`` seconds (None: DEFAULT_MIN_TTL): a fresh
     cache entry as ``spconnect token``'s fast path serves it (standard library only), else
     spconnect.access, which refreshes when due."""
-    name = profile or os.environ.get("SPCONNECT_PROFILE") or "default"
+    from spconnect.store import default_profile
+
+    # The CLI's rule: -p, else $SPCONNECT_PROFILE, else the switched default, else default.
+    name = default_profile.resolve(profile)[0]
     if min_ttl is None:
         min_ttl = DEFAULT_MIN_TTL
     if grantless is None:

@@ -270,7 +270,8 @@ def _exec(args: list[str]) -> int | None:
         if options is None or not command:
             return None
         profile = options.get("profile")
-        min_ttl = float(options.get("min_ttl", "0"))  # ValueError: the CLI explains
+        # Absent: child_process's default (900 s, as the CLI's --min-ttl default).
+        min_ttl = float(options["min_ttl"]) if "min_ttl" in options else None
         grantless = options.get("grantless")
         if grantless is not None and grantless not in _GRANTLESS_SCOPES:
             return None

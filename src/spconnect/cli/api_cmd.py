@@ -37,10 +37,14 @@ TOKEN_MIN_TTL = 60
 
 def api(
     path: Annotated[
-        str, typer.Argument(help="Path on the SP-API endpoint, e.g. /orders/v0/orders?...")
+        str,
+        typer.Argument(
+            metavar="PATH", help="Path on the SP-API endpoint, e.g. /orders/v0/orders?..."
+        ),
     ],
     method: Annotated[
-        str | None, typer.Option("--method", "-X", help="HTTP method (default GET).")
+        str | None,
+        typer.Option("--method", "-X", metavar="METHOD", help="HTTP method (default GET)."),
     ] = None,
     raw_fields: Annotated[
         list[str] | None,
@@ -92,6 +96,16 @@ def api(
     slower than one call in 30 s: four refills); then exit 6. Exit 9: Amazon answered
     with an error status (its body on stdout); 4 or 5 when Amazon refuses the token and
     Login with Amazon then refuses the authorization (4) or the app (5).
+
+    Examples:
+
+    \b
+        spconnect api /sellers/v1/marketplaceParticipations
+        spconnect api /orders/v0/orders -f MarketplaceIds=ATVPDKIKX0DER \\
+            -f CreatedAfter=2026-11-01T00:00:00Z --paginate > orders.jsonl
+        spconnect api -p eu-shop --rdt buyerInfo /orders/v0/orders/ORDER-ID/buyerInfo
+        spconnect api -X POST /notifications/v1/destinations --input destination.json
+        spconnect api -i /sellers/v1/marketplaceParticipations   # status line, headers
     """
     setup_verbose(verbose)
     if slurp and not paginate:

@@ -19,11 +19,15 @@ from spconnect.redaction import register_secret
 
 
 def exec_(
-    command: Annotated[list[str], typer.Argument(help="The command to run, and its arguments.")],
+    command: Annotated[
+        list[str],
+        typer.Argument(metavar="COMMAND [ARGS]...", help="The command to run, and its arguments."),
+    ],
     min_ttl: Annotated[
         float,
         typer.Option(
             "--min-ttl",
+            metavar="SECONDS",
             help="Guarantee at least this many seconds of validity (the command cannot "
             "renew the token).",
         ),
@@ -38,7 +42,16 @@ def exec_(
     """Run a command with a valid access token in its environment.
 
     The command gets SPAPI_ACCESS_TOKEN, SPAPI_ENDPOINT, SPAPI_REGION and
-    SPAPI_SELLING_PARTNER_ID, and none of spconnect's secrets.
+    SPAPI_SELLING_PARTNER_ID, and none of spconnect's secrets. Its exit status is the
+    command's.
+
+    Examples:
+
+    \b
+        spconnect exec -- python export_orders.py
+        spconnect exec -p eu-shop --min-ttl 1800 -- ./long-report.sh
+        spconnect exec -- sh -c 'curl -H "x-amz-access-token: $SPAPI_ACCESS_TOKEN" \\
+            "$SPAPI_ENDPOINT/sellers/v1/marketplaceParticipations"'
     """
     setup_verbose(verbose)
     variables = child_process.token_variables(
