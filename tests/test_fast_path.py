@@ -57,6 +57,8 @@ def test_cached_token_imports_none_of_the_heavy_libraries(cli: Cli, seller: Sell
         assert not top_level & set(HEAVY), f"{args} imported {top_level & set(HEAVY)}"
         if "json" not in args:  # only the json format pays for the json module (and re)
             assert "re" not in top_level  # re alone costs a third of Python's start-up
+            # collections (typing, dataclasses...) costs about a tenth of the budget.
+            assert "collections" not in top_level, "the fast path imported collections"
 
 
 # Not click: httpx itself tries it (for its optional command line) and gives up at once.
