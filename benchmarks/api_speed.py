@@ -116,6 +116,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.pages <= BURST:
         parser.error(f"--pages must exceed the burst ({BURST}) for a steady export")
+    from token_speed import byte_compile_spconnect  # benchmarks/ is on sys.path[0]
+
+    byte_compile_spconnect()
     targets: list[Target] = []
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
