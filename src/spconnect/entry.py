@@ -161,30 +161,18 @@ def _serve_cached_token(request: _Request) -> bool:
 
 def _obtain_and_print(request: _Request) -> None:
     from spconnect import tokens
+    from spconnect.token_output import render_token
     from spconnect.workspace import Workspace
 
-    ws = Workspace(zero_config=True)
-    if request.grantless is not None:
-        token = tokens.grantless_token(
-            ws,
-            request.profile,
-            request.grantless,
-            min_ttl=request.min_ttl,
-            force_refresh=request.force_refresh,
-        )
-    else:
-        token = tokens.access_token(
-            ws, request.profile, min_ttl=request.min_ttl, force_refresh=request.force_refresh
-        )
-    _print_token(
-        request.format,
-        access_token=token.access_token,
-        expires_at=token.expires_at,
-        profile=token.profile,
-        region=token.region,
-        endpoint=token.endpoint,
-        selling_partner_id=token.selling_partner_id,
+    token = tokens.obtain(
+        Workspace(zero_config=True),
+        request.profile,
+        grantless=request.grantless,
+        min_ttl=request.min_ttl,
+        force_refresh=request.force_refresh,
     )
+    sys.stdout.write(render_token(request.format, token))
+    sys.stdout.flush()
 
 
 def _refresh_token_path(request: _Request) -> int:

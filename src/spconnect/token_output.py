@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import time
 
+TYPE_CHECKING = False  # not `typing`: this module is on the fast path
+if TYPE_CHECKING:
+    from spconnect.access import AccessToken
+
 FORMATS = ("raw", "header", "json", "env")
 
 
@@ -56,3 +60,16 @@ def render(
         }
         return json.dumps(document) + "\n"
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_token(fmt: str, token: AccessToken) -> str:
+    """``render`` for a token obtained by the refresh path (tokens.obtain)."""
+    return render(
+        fmt,
+        access_token=token.access_token,
+        expires_at=token.expires_at,
+        profile=token.profile,
+        region=token.region,
+        endpoint=token.endpoint,
+        selling_partner_id=token.selling_partner_id,
+    )

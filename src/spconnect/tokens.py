@@ -259,6 +259,21 @@ def grantless_path(app_name: str, scope_name: str) -> str:
     return os.path.join(paths.cache_dir(), "grantless", f"{app_name}.{scope_name}.json")
 
 
+def obtain(
+    ws: Workspace,
+    name: str,
+    *,
+    grantless: str | None = None,
+    min_ttl: float = 0,
+    force_refresh: bool = False,
+) -> AccessToken:
+    """What ``spconnect token`` prints: the profile's token, or with ``grantless`` (a
+    scope name) its app's client-credentials token."""
+    if grantless is not None:
+        return grantless_token(ws, name, grantless, min_ttl=min_ttl, force_refresh=force_refresh)
+    return access_token(ws, name, min_ttl=min_ttl, force_refresh=force_refresh)
+
+
 def forget_grantless(app_name: str) -> None:
     """Delete an app's grantless tokens (when the app is removed)."""
     for scope_name in lwa_module.GRANTLESS_SCOPES:

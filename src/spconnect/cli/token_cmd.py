@@ -12,7 +12,7 @@ import typer
 
 from spconnect import tokens
 from spconnect.cli.common import ProfileOpt, VerboseOpt, choices, out, setup_verbose
-from spconnect.token_output import render
+from spconnect.token_output import render_token
 from spconnect.workspace import Workspace
 
 
@@ -79,24 +79,14 @@ def token(
         spconnect token --min-ttl 900               # valid for at least 15 minutes
     """
     setup_verbose(verbose)
-    ws = Workspace(zero_config=True)
-    if grantless is not None:
-        result = tokens.grantless_token(
-            ws, profile, grantless.value, min_ttl=min_ttl, force_refresh=force_refresh
-        )
-    else:
-        result = tokens.access_token(ws, profile, min_ttl=min_ttl, force_refresh=force_refresh)
-    out(
-        render(
-            fmt.value,
-            access_token=result.access_token,
-            expires_at=result.expires_at,
-            profile=result.profile,
-            region=result.region,
-            endpoint=result.endpoint,
-            selling_partner_id=result.selling_partner_id,
-        )
+    result = tokens.obtain(
+        Workspace(zero_config=True),
+        profile,
+        grantless=grantless.value if grantless is not None else None,
+        min_ttl=min_ttl,
+        force_refresh=force_refresh,
     )
+    out(render_token(fmt.value, result))
 
 
 def register(app: typer.Typer) -> None:
