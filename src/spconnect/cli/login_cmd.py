@@ -236,7 +236,8 @@ def _check_local_https_port(ws: Workspace, request: flow.LoginRequest) -> None:
     from spconnect.consent.listener import port_is_free
     from spconnect.consent.tls import local_https
 
-    app_name = accounts.resolve_app_name(ws, request.app_name, request.profile)
+    # The app start_consent will use (with --from-url, the one the address names).
+    app_name = flow.login_app_name(ws, request)
     target = local_https(ws.config.app(app_name).redirect_uri)
     if target is None:
         return  # relay mode: any port works, the port travels in state
@@ -475,6 +476,8 @@ def login(
     """Authorize an account through Amazon's consent page; store its tokens in the keyring.
 
     How the answer comes back (Amazon refuses http and localhost redirect URIs):
+
+    \b
       relay: a public https redirect URI that hosts `spconnect relay-page`
       local https: a redirect URI whose host is this machine (TLS on its port)
       paste: the address the browser lands on, pasted (or only that: --paste)
@@ -482,6 +485,7 @@ def login(
 
     Examples:
 
+    \b
         spconnect login --marketplace US          # consent in the browser
         spconnect login -p eu-shop --app myapp --marketplace DE
         spconnect login --paste --marketplace UK  # over SSH: paste where you land
@@ -608,6 +612,7 @@ def reauth(
 
     Examples:
 
+    \b
         spconnect reauth                 # the default profile
         spconnect reauth -p eu-shop --paste
     """
@@ -644,6 +649,7 @@ def logout(
 
     Examples:
 
+    \b
         spconnect logout -p eu-shop
         spconnect logout --all --yes    # every profile, without asking
     """
@@ -685,6 +691,7 @@ def relay_page(
 
     Examples:
 
+    \b
         spconnect relay-page -o index.html
         spconnect relay-page --app myapp > relay.html
     """

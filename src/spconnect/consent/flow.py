@@ -126,6 +126,12 @@ def _check_expected_seller(ws: Workspace, request: LoginRequest) -> None:
         )
 
 
+def login_app_name(ws: Workspace, request: LoginRequest) -> str:
+    """The app this login uses (see _app_name), for checks made before it starts."""
+    visit = None if request.from_url is None else login_uri.read_login_uri_address(request.from_url)
+    return _app_name(ws, request, visit)
+
+
 def _app_name(ws: Workspace, request: LoginRequest, visit: login_uri.LoginUriVisit | None) -> str:
     """--app, the profile's app or the only app; for a flow Amazon started without either,
     the app whose application id is in the address."""
