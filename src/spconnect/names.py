@@ -22,6 +22,14 @@ def is_profile_name(value: str) -> bool:
     )
 
 
+def is_visible_ascii(value: str) -> bool:
+    """Printable ASCII without spaces ("!" to "~"): the alphabet of LWA tokens and client
+    secrets (amazon.md section 1) and of the values spconnect sends back to Amazon. A
+    value outside it is a paste gone wrong, or one built to break a header or a terminal.
+    True for the empty string: callers check emptiness and length themselves."""
+    return all("!" <= c <= "~" for c in value)
+
+
 def clean_pasted(value: str) -> str:
     """Strip whitespace and surrounding quotes, as pasted values often carry."""
     value = value.strip()

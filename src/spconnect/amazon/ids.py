@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from spconnect.errors import UsageError
-from spconnect.names import clean_pasted, is_profile_name
+from spconnect.names import clean_pasted, is_profile_name, is_visible_ascii
 
 CLIENT_ID_PREFIX = "amzn1.application-oa2-client."
 _CLIENT_ID = re.compile(r"amzn1\.application-oa2-client\.[0-9a-fA-F]{8,64}")
@@ -78,12 +78,6 @@ def check_selling_partner_id(value: str) -> str:
     )
 
 
-def _is_visible_ascii(value: str) -> bool:
-    # Tokens and secrets are printable ASCII without spaces (amazon.md section 1); anything
-    # else is a paste gone wrong, or a value built to break a header or a terminal.
-    return all("!" <= c <= "~" for c in value)
-
-
 def check_refresh_token(value: str) -> str:
     """Validate a pasted refresh token; the message never repeats the value."""
     value = clean_pasted(value)
@@ -100,7 +94,7 @@ def check_refresh_token(value: str) -> str:
             "that does not look like a refresh token",
             "an LWA refresh token starts 'Atzr|'",
         )
-    if len(value.encode()) > MAX_TOKEN_BYTES or not _is_visible_ascii(value):
+    if len(value.encode()) > MAX_TOKEN_BYTES or not is_visible_ascii(value):
         raise UsageError(
             "the refresh token is malformed (too long, or contains spaces or control characters)",
             "copy it again in one piece; it starts 'Atzr|' and is at most 2048 bytes",
@@ -112,7 +106,7 @@ def check_client_secret(value: str) -> str:
     value = clean_pasted(value)
     if not value:
         raise UsageError("no client secret was given", "paste the LWA client secret")
-    if not _is_visible_ascii(value):
+    if not is_visible_ascii(value):
         raise UsageError(
             "the client secret contains spaces or control characters",
             "copy it again in one piece (Developer Central > LWA credentials > View)",

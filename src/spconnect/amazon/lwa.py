@@ -33,7 +33,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from spconnect.errors import (
     LoginIncomplete,
     SpconnectError,
 )
+from spconnect.names import is_visible_ascii
 from spconnect.redaction import one_line, register_secret
 
 log = logging.getLogger("spconnect.lwa")
@@ -63,9 +63,6 @@ _RETRYABLE_ERRORS = {"server_error", "temporarily_unavailable"}
 # An LWA answer holds two tokens of at most 2048 bytes each (amazon.md section 1) and a few
 # short fields; Amazon's error bodies are smaller still. Anything longer is not LWA's.
 MAX_ANSWER_BYTES = 64 * 1024
-# Visible ASCII: RFC 6749 (appendix A.12) allows VSCHAR in tokens; a space, CR, LF or any
-# other control character would break `--format header` and `env` output.
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 # Access tokens live one hour (amazon.md section 6). A lifetime beyond a day is not an LWA
 # answer, and would keep a token in the cache long after Amazon stopped honouring it.
 MAX_EXPIRES_IN = 24 * 3600
@@ -163,7 +160,9 @@ def _token_problem(value: object, what: str) -> str | None:
         return f"its {what} is empty"
     if len(value.encode()) > MAX_TOKEN_BYTES:
         return f"its {what} is longer than {MAX_TOKEN_BYTES} bytes"
-    if not _TOKEN.fullmatch(value):
+    # Visible ASCII (names.is_visible_ascii): RFC 6749 appendix A.12 allows VSCHAR in
+    # tokens; a space, CR, LF or control character would break `--format header` output.
+    if not is_visible_ascii(value):
         return f"its {what} contains spaces, control or non-ASCII characters"
     return None
 

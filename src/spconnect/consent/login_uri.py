@@ -30,6 +30,7 @@ from spconnect.amazon.consent import (
 )
 from spconnect.consent.paste import is_amazons_own_page, parse_pasted
 from spconnect.errors import UsageError
+from spconnect.names import is_visible_ascii
 
 # A real Login-URI address is a few hundred characters (the Login URI, a relative callback
 # path with the application id, a state, a selling partner id); 8 KB leaves ample room and
@@ -58,10 +59,6 @@ class LoginUriVisit:
         as seen in the wild), when it has the shape of one."""
         last = self.amazon_callback_uri.partition("?")[0].rstrip("/").rpartition("/")[2]
         return last if ids.is_app_id(last) else None
-
-
-def _visible_ascii(value: str) -> bool:
-    return all("!" <= c <= "~" for c in value)
 
 
 def read_login_uri_address(text: str) -> LoginUriVisit:
@@ -108,13 +105,17 @@ def read_login_uri_address(text: str) -> LoginUriVisit:
             WHAT_TO_GIVE,
         )
     callback, amazon_state = params["amazon_callback_uri"], params["amazon_state"]
-    if len(callback) > MAX_VALUE_CHARS or not _visible_ascii(callback):
+    if len(callback) > MAX_VALUE_CHARS or not is_visible_ascii(callback):
         raise UsageError(
             "the address's amazon_callback_uri is malformed (too long, or spaces or control "
             "characters)",
             WHAT_TO_GIVE,
         )
-    if not amazon_state or len(amazon_state) > MAX_VALUE_CHARS or not _visible_ascii(amazon_state):
+    if (
+        not amazon_state
+        or len(amazon_state) > MAX_VALUE_CHARS
+        or not is_visible_ascii(amazon_state)
+    ):
         raise UsageError(
             "the address's amazon_state is malformed (empty, too long, or spaces or control "
             "characters)",

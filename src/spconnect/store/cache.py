@@ -131,7 +131,9 @@ def _printable_token(token: str) -> bool:
     """An access token as LWA gives them: 1 to 2048 visible ASCII characters (amazon.md
     section 1). The fast path prints the cached token as it is: a forged one must not
     smuggle a line break into a header or an escape sequence into a terminal."""
-    return 0 < len(token) <= 2048 and all("!" <= c <= "~" for c in token)
+    from spconnect.names import is_visible_ascii
+
+    return 0 < len(token) <= 2048 and is_visible_ascii(token)
 
 
 def read_trusted(path: str) -> bytes | None:
