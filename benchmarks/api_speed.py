@@ -39,7 +39,7 @@ import httpx
 from spconnect.emulator import Emulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from token_speed import SCRIPT, Setup, Target, interleaved_medians
+from token_speed import SCRIPT, Setup, Target, byte_compile_spconnect, interleaved_medians
 
 US = "ATVPDKIKX0DER"
 BURST = 20  # getOrders' documented burst, which spconnect spends first (spapi/usage_plans.py)
@@ -116,8 +116,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.pages <= BURST:
         parser.error(f"--pages must exceed the burst ({BURST}) for a steady export")
-    from token_speed import byte_compile_spconnect  # benchmarks/ is on sys.path[0]
-
     byte_compile_spconnect()
     targets: list[Target] = []
     print(

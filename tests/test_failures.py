@@ -18,7 +18,7 @@ from spconnect.amazon.marketplaces import resolve_marketplace
 from spconnect.emulator import Emulator
 from spconnect.errors import ExitCode, LoginIncomplete
 from spconnect.workspace import Workspace
-from tests.conftest import CONSOLE_SCRIPT, Cli, Seller
+from tests.conftest import CONSOLE_SCRIPT, Cli, Seller, run_app_add
 
 pytestmark = pytest.mark.keyring
 
@@ -152,20 +152,7 @@ def test_a_secrets_file_that_is_a_directory_is_exit_7(cli: Cli, emulator: Emulat
     app = emulator.state.register_app("demo")
     cli.config_dir.mkdir(parents=True)
     (cli.config_dir / "secrets.json").mkdir()
-    result = cli.run(
-        "app",
-        "add",
-        "demo",
-        "--client-id",
-        app.client_id,
-        "--app-id",
-        app.app_id,
-        "--redirect-uri",
-        app.redirect_uris[0],
-        "--client-secret-stdin",
-        "--insecure-storage",
-        input=app.client_secret,
-    )
+    result = run_app_add(cli, app, "--insecure-storage")
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE, result.output
     assert "secrets file" in result.stderr
 
