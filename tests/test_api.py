@@ -131,3 +131,24 @@ def test_an_invalid_profile_name_is_a_usage_error(api_env: Cli) -> None:
 
     with pytest.raises(UsageError):
         spconnect.access_token("../default")
+
+
+def test_memory_follows_the_profiles_own_environment_variable(
+    cli: Cli, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """storage = "env": a new SPCONNECT_REFRESH_TOKEN_<PROFILE> in the same process is a
+    different authorization, never served the token held for the old one."""
+    app = emulator.state.register_app("ci")
+    for name, value in {
+        **{k: v for k, v in cli.env.items() if k.startswith("SPCONNECT_")},
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REGION": "na",
+        "SPCONNECT_REFRESH_TOKEN_SHOP": emulator.state.self_authorize(app.client_id),
+    }.items():
+        monkeypatch.setenv(name, value)
+    forget()
+    first = spconnect.access_token("shop")
+    monkeypatch.setenv("SPCONNECT_REFRESH_TOKEN_SHOP", emulator.state.self_authorize(app.client_id))
+    second = spconnect.access_token("shop")
+    assert second.access_token != first.access_token and second.refreshed

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from spconnect.amazon.endpoints import spapi_endpoint
 from spconnect.errors import UsageError
-from spconnect.store import cache, paths
+from spconnect.store import cache, envvars, paths
 
 # Amazon's access tokens live one hour (amazon.md section 6): asking for more than this
 # could never be satisfied and would refresh on every call.
@@ -114,12 +114,13 @@ _guards: dict[_Key, threading.Lock] = {}
 
 def _memory_key(name: str) -> _Key:
     # Everything that selects where a profile's token comes from: its name, the cache and
-    # config directories, and the environment's refresh token (storage = "env").
+    # config directories, and the environment's refresh token for it (storage = "env":
+    # the profile's own variable, else the shared one, as store/envvars.py reads them).
     return (
         name,
         paths.cache_dir(),
         os.environ.get("SPCONNECT_CONFIG_DIR", ""),
-        os.environ.get("SPCONNECT_REFRESH_TOKEN", ""),
+        envvars.refresh_token(name) or "",
     )
 
 
