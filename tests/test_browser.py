@@ -155,6 +155,15 @@ def approve(page: Any, address: str, account: Account, *, decision: str = "appro
     page.click(f"#{decision}")
 
 
+def authorize_from_the_appstore(page: Any, emulator: Emulator) -> None:
+    """Click "Authorize now" on the app's Appstore page: how a browser reaches the Login
+    URI with real Amazon, whose website flow goes straight to the redirect URI (amazon.md
+    section 3)."""
+    app = next(iter(emulator.state.apps.values()))
+    page.goto(f"{emulator.url}/apps/appstore/{app.app_id}")
+    page.click("#authorize-now")
+
+
 def wait_for_text(page: Any, text: str) -> None:
     page.get_by_text(text).first.wait_for(timeout=20000)
 
@@ -305,7 +314,9 @@ def test_login_uri_hop(
     hop = f"http://127.0.0.1:{port}/callback?amazon_callback_uri="
     answered: list[int] = []
     page.on("response", lambda r: answered.append(r.status) if r.url.startswith(hop) else None)
-    page.goto(start)
+    page.goto(start)  # sets the start cookie; Amazon's consent page shows
+    page.locator("#approve").wait_for(timeout=20000)  # Amazon's consent page
+    authorize_from_the_appstore(page, emulator)  # the same browser, through the Appstore
     # The relay page does not forward the hop by itself (issue 9, item 3): the person
     # continues to the login waiting on this computer with a click.
     wait_for_text(page, "Amazon sent you here to connect an account")
@@ -339,8 +350,11 @@ def test_login_uri_hop_in_local_https_mode(
         f"{callback}?amazon_callback_uri=/x&amazon_state=y", verify=False, timeout=5
     )
     assert stranger.status_code == 403 and "location" not in stranger.headers
-    start = start_address(login)
-    approve(page, start, account)
+    page.goto(start_address(login))  # sets the Secure start cookie on the listener's host
+    page.locator("#approve").wait_for(timeout=20000)  # Amazon's consent page
+    authorize_from_the_appstore(page, emulator)
+    page.select_option("#account", account.selling_partner_id)
+    page.click("#approve")
     wait_for_text(page, "Authorization received")
     result = login.finish()
     assert result.returncode == 0, result.stderr
@@ -356,13 +370,14 @@ def test_a_browser_that_did_not_start_the_login_pastes_the_hop(
     relay_host: list[RelayHost],
     tmp_path: Path,
 ) -> None:
-    """A browser that went to Amazon without the start address (here: the consent URL
-    opened directly) is refused at the hop, with no state; pasting the refused address
-    into the terminal continues the login, because the person typed it."""
+    """A browser that went to Amazon without the start address (here: straight to the
+    Appstore) is refused at the hop, with no state; pasting the refused address into the
+    terminal continues the login, because the person typed it."""
     port = setup_relay_app(cli, emulator, relay_host, tmp_path, login_uri=True).callback_port
     account = emulator.state.add_account("Shop A")
     login = LoginProcess(cli, "login", "--no-browser", "--marketplace", "US")
-    page.goto(printed_consent_url(login))
+    printed_consent_url(login)  # the listener is up
+    authorize_from_the_appstore(page, emulator)
     wait_for_text(page, "Amazon sent you here to connect an account")
     page.click("#continue")
     wait_for_text(page, "spconnect will not continue this login in this browser")

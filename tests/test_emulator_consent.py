@@ -86,13 +86,26 @@ def test_deny_redirects_with_access_denied(emulator: Emulator) -> None:
     assert "spapi_oauth_code" not in query
 
 
+def test_the_website_flow_skips_the_login_uri(emulator: Emulator) -> None:
+    """amazon.md section 3: a consent URL the app built goes straight to the consent page
+    and then the redirect URI, even for an app with a Login URI."""
+    app = emulator.state.register_app(
+        redirect_uris=[REDIRECT], login_uri="https://you.example.com/login"
+    )
+    emulator.state.add_account("Shop A")
+    page = consent(
+        emulator, application_id=app.app_id, state="53682.s", version="beta", redirect_uri=REDIRECT
+    )
+    assert page.status_code == 200 and "Shop A" in page.text  # the consent page, no hop
+
+
 def test_login_uri_hop_then_confirm(emulator: Emulator) -> None:
     app = emulator.state.register_app(
         redirect_uris=[REDIRECT], login_uri="https://you.example.com/login"
     )
     account = emulator.state.add_account("Shop A")
-    hop = consent(
-        emulator, application_id=app.app_id, state="53682.s", version="beta", redirect_uri=REDIRECT
+    hop = httpx.post(
+        f"{emulator.url}/apps/appstore/authorize", data={"application_id": app.app_id}, timeout=5
     )
     assert hop.status_code == 302
     location = urlsplit(hop.headers["location"])

@@ -8,7 +8,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import keyring
@@ -45,11 +45,18 @@ def relay(location: str, port: int, browser: httpx.Client | None = None) -> http
 
 
 def to_the_login_uri(browser: httpx.Client, start: str) -> str:
-    """Open the start address and follow Amazon to the Login URI (the relay page, which
-    is not served here): where the browser is sent."""
+    """Open the start address, then reach the Login URI (the relay page, which is not
+    served here) the way real Amazon sends a browser there: the website flow goes
+    straight to the redirect URI (amazon.md section 3), so this browser takes the app's
+    Appstore "Authorize now" instead, while the login waits. Where the browser is sent."""
     consent = browser.get(start)
     assert consent.status_code == 302, consent.text
-    login_uri = browser.get(consent.headers["location"])
+    target = urlsplit(consent.headers["location"])
+    app_id = parse_qs(target.query)["application_id"][0]
+    login_uri = browser.post(
+        f"{target.scheme}://{target.netloc}/apps/appstore/authorize",
+        data={"application_id": app_id},
+    )
     assert login_uri.status_code == 302, login_uri.text
     location = str(login_uri.headers["location"])
     assert location.startswith("https://you.example.com/spconnect/login?")

@@ -1,9 +1,8 @@
 """The emulated Seller Central / Vendor Central consent pages (amazon.md sections 2, 3, 10).
 
 - ``GET /apps/authorize/consent``: checks the application id, ``version=beta`` for drafts
-  (else MD1000) and the redirect URI (else MD5101; a fragment is MD5110). An app with a
-  Login URI is first sent there with ``amazon_callback_uri`` (relative, as seen in the
-  wild), ``amazon_state`` and ``selling_partner_id``; otherwise the consent page shows.
+  (else MD1000) and the redirect URI (else MD5101; a fragment is MD5110), then shows the
+  consent page; this website workflow never visits the Login URI (amazon.md section 3).
 - ``GET /apps/authorize/confirm/<app id>``: where the Login URI sends the browser back,
   with ``amazon_state``, the app's ``state`` and ``redirect_uri``.
 - ``POST /apps/authorize/decide``: Approve issues a 5-minute code and redirects to the
@@ -105,9 +104,10 @@ def consent(state: EmulatorState, params: dict[str, str], base_url: str) -> Page
     if isinstance(app_or_page, Page):
         return app_or_page
     app = app_or_page
+    # The website workflow (a consent URL the app built) goes straight to the consent
+    # page and then the redirect URI, Login URI or not (amazon.md section 3); only flows
+    # Amazon starts (Manage Your Apps, the Appstore) pass through the Login URI.
     redirect_uri = params.get("redirect_uri") or app.redirect_uris[0]
-    if app.login_uri:
-        return _to_login_uri(state, app, base_url, _default_account(state, app))
     return _consent_page(state, app, params.get("state", ""), redirect_uri)
 
 
