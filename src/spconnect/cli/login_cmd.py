@@ -44,15 +44,22 @@ PasteOpt = Annotated[
 PortOpt = Annotated[
     int | None,
     typer.Option(
-        help="Loopback port to listen on (default: the app's callback port).", min=0, max=65535
+        help="Loopback port to listen on (default: the app's callback port).",
+        min=0,
+        max=65535,
+        metavar="PORT",
     ),
 ]
-TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the answer.", min=1)]
+TimeoutOpt = Annotated[
+    float, typer.Option(help="Seconds to wait for the answer.", min=1, metavar="SECONDS")
+]
 CertOpt = Annotated[
-    Path | None, typer.Option(help="PEM certificate for local https mode.", dir_okay=False)
+    Path | None,
+    typer.Option(help="PEM certificate for local https mode.", dir_okay=False, metavar="FILE"),
 ]
 KeyOpt = Annotated[
-    Path | None, typer.Option(help="PEM private key for local https mode.", dir_okay=False)
+    Path | None,
+    typer.Option(help="PEM private key for local https mode.", dir_okay=False, metavar="FILE"),
 ]
 ExpectSellerOpt = Annotated[
     str | None,
@@ -439,11 +446,14 @@ def _env_storage_refusal(profile: str, why: str) -> UsageError:
 
 def login(
     app_name: Annotated[
-        str | None, typer.Option("--app", help="The app to authorize (see `app list`).")
+        str | None,
+        typer.Option("--app", help="The app to authorize (see `app list`).", metavar="NAME"),
     ] = None,
     marketplace: Annotated[
         str | None,
-        typer.Option(help="Country code (DE), marketplace id, or region (na, eu, fe)."),
+        typer.Option(
+            help="Country code (DE), marketplace id, or region (na, eu, fe).", metavar="CODE"
+        ),
     ] = None,
     vendor: Annotated[bool, typer.Option("--vendor", help="Authorize in Vendor Central.")] = False,
     no_browser: NoBrowserOpt = False,
@@ -678,11 +688,17 @@ def logout(
 def relay_page(
     app_name: Annotated[
         str | None,
-        typer.Option("--app", help="The app (needed when several are configured)."),
+        typer.Option("--app", help="The app (needed when several are configured).", metavar="NAME"),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to FILE instead of stdout.", dir_okay=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to FILE instead of stdout.",
+            dir_okay=False,
+            metavar="FILE",
+        ),
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
