@@ -172,6 +172,33 @@ def test_bad_flags_exit_2_before_anything_is_sent(
     assert emulator.count("getOrders") == before
 
 
+def test_the_fast_route_and_the_cli_answer_alike(cli: Cli, shop: list[str]) -> None:
+    """Without -v, `api` runs without Typer (entry.py); with -v, through the Typer
+    command. Both run api_command.py: the same output, messages and exit codes."""
+    import re
+
+    def lines(stderr: str) -> list[str]:
+        # Each answer has its own request id; -v adds trace lines.
+        return [
+            re.sub(r"request id \w+", "request id ID", line)
+            for line in stderr.splitlines()
+            if not line.startswith("spconnect: ")
+        ]
+
+    for args in (
+        (f"/orders/v0/orders/{shop[0]}",),  # getOrder: nothing in it changes with the time
+        ("/orders/v0/orders", "-f", f"MarketplaceIds={US}"),  # exit 9, Amazon's body
+        ("-p", "nope", *ORDERS),  # exit 3
+        ("-X", "TRACE", "/orders/v0/orders"),  # exit 2 from the request's checks
+        ("--slurp", *ORDERS),
+        ("--rdt", "a b", *ORDERS),
+    ):
+        fast, full = cli.run("api", *args), cli.run("api", "-v", *args)
+        assert fast.returncode == full.returncode, args
+        assert fast.stdout == full.stdout, args
+        assert lines(fast.stderr) == lines(full.stderr), args
+
+
 def test_unknown_profile_is_exit_3(cli: Cli, shop: list[str]) -> None:
     result = cli.run("api", "-p", "nope", *ORDERS)
     assert result.returncode == ExitCode.NOT_SET_UP

@@ -34,6 +34,7 @@ import hashlib
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -41,8 +42,8 @@ from types import TracebackType
 
 import httpx
 
+from spconnect._version import user_agent
 from spconnect.amazon import bounded
-from spconnect.amazon.lwa import user_agent
 from spconnect.errors import AmazonUnavailable, ApiErrorStatus, SpconnectError
 from spconnect.redaction import one_line, register_secret
 from spconnect.spapi.answers import (
@@ -105,7 +106,10 @@ class Caller:
         self.policy = policy or RetryPolicy()
         # No keep-alive: the bounded read's watchdog cuts each request's own connection.
         self._client = httpx.Client(
-            transport=transport, follow_redirects=False, limits=bounded.NO_KEEPALIVE
+            transport=transport,
+            follow_redirects=False,
+            limits=bounded.NO_KEEPALIVE,
+            verify=_tls_context(self.endpoint),
         )
         self._clock = clock
         self._sleep = sleep
@@ -314,6 +318,19 @@ class Caller:
             f"{request.describe()} has more than {MAX_PAGES} pages; stopped",
             "narrow the request (a shorter date range) and export it in parts",
         )
+
+
+def _tls_context(endpoint: str) -> ssl.SSLContext | bool:
+    """httpx's ``verify`` for a client that talks to ``endpoint`` alone (requests go to
+    the endpoint's paths, redirects are not followed). Amazon's https endpoints get httpx's
+    default, certifi's CA bundle. A plain http:// endpoint (the emulator, a local proxy
+    through SPCONNECT_SPAPI_URL) never uses TLS, so it gets a context that trusts no one
+    instead: loading the CA bundle costs some 20 ms, twice Python's start-up, on every
+    ``spconnect api``; and were TLS ever attempted with it, verification would fail
+    rather than pass."""
+    if endpoint.lower().startswith("https:"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostnames checked
 
 
 def next_token(body: object) -> tuple[str, str] | None:
