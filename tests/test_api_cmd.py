@@ -151,6 +151,52 @@ def test_rdt_brings_personal_data_and_never_shows_the_token(
     assert "the restricted data token for GET /orders/v0/orders" in refused.stderr
 
 
+def test_an_export_outlives_its_restricted_data_token(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    """Amazon's clock runs past the RDT's expiry (and the access token's) mid-export: the
+    refused page gets a new RDT, after one refresh of the access token, and the export
+    goes on; neither RDT is printed or written anywhere."""
+    import subprocess
+
+    from tests.conftest import CONSOLE_SCRIPT
+
+    emulator.state.add_orders(seller.account.selling_partner_id, 16)  # 23 in all
+    # Amazon's burst of 20, then one page a second: time to move the clock meanwhile.
+    emulator.state.set_rate_limit("getOrders", rate=1, burst=20)
+    cli.ok("token")
+    before = emulator.count("token_requests")
+    args = ["api", "--paginate", "--rdt", "buyerInfo", *ORDERS, "-F", "MaxResultsPerPage=1"]
+    process = subprocess.Popen(
+        [CONSOLE_SCRIPT, *args],
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(20)]  # the burst
+    emulator.state.advance(3700)  # both tokens expire on Amazon's side
+    out, err = process.communicate(timeout=60)
+    lines += out.splitlines(keepends=True)
+    assert process.returncode == 0, err
+    orders = [o for line in lines for o in json.loads(line)["payload"]["Orders"]]
+    assert [o["AmazonOrderId"] for o in orders] == [
+        str(o["AmazonOrderId"]) for o in emulator.state.orders[seller.account.selling_partner_id]
+    ]
+    assert all(o["BuyerInfo"]["BuyerEmail"] for o in orders)
+    assert emulator.count("getOrders") - emulator.count("getOrders:ok") == 1  # one refusal
+    assert emulator.count("createRestrictedDataToken") == 3  # a refused request, two RDTs
+    assert emulator.count("token_requests") == before + 1
+    rdts = list(emulator.state.restricted_tokens)
+    assert len(rdts) == 2
+    for rdt in rdts:
+        assert rdt.partition("|")[2] not in "".join(lines) + err
+        for path in cli.files():
+            assert rdt.partition("|")[2] not in path.read_text(errors="replace"), path
+
+
 def test_bad_flags_exit_2_before_anything_is_sent(
     cli: Cli, shop: list[str], emulator: Emulator
 ) -> None:

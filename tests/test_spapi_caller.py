@@ -329,6 +329,36 @@ def test_a_throttled_request_waits_for_a_refill_then_succeeds(
     assert emulator.count("getOrders:throttled") == 1
 
 
+def test_a_restricted_data_token_is_renewed_before_it_expires(
+    shop: tuple[Emulator, str],
+) -> None:
+    """An export longer than the RDT lives: a new one before expiresIn runs out, so that
+    Amazon never refuses one. The caller's clock and the emulator's move together."""
+    emulator, token = shop
+    emulator.state.restricted_token_lifetime = 300
+    ahead = [0.0]  # how far both clocks have been moved on
+
+    def later(seconds: float) -> None:
+        ahead[0] += seconds
+        emulator.state.advance(seconds)
+
+    def clock() -> float:  # monotonic, as the caller's deadlines are
+        return time.monotonic() + ahead[0]
+
+    with Caller(lambda: token, emulator.url, clock=clock, sleep=later) as caller:
+        pages = caller.pages(ORDERS, data_elements=["buyerInfo"])  # 5 orders, 2 a page
+        documents = [next(pages).document]
+        for _ in range(2):
+            later(290)  # past the renewal time (300 s less a quarter), within the lifetime
+            documents.append(next(pages).document)
+        assert next(pages, None) is None
+    orders = [o for d in documents if isinstance(d, dict) for o in d["payload"]["Orders"]]
+    assert len(orders) == 5 and all("BuyerEmail" in o["BuyerInfo"] for o in orders)
+    assert emulator.count("createRestrictedDataToken") == 3
+    # Every request was answered: none met an expired token.
+    assert emulator.count("getOrders") == emulator.count("getOrders:ok") == 3
+
+
 def test_pages_stop_when_a_token_comes_back() -> None:
     """A server that hands out the same next token forever does not loop the caller."""
     same = b'{"payload": {"NextToken": "same"}}'

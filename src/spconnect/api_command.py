@@ -88,13 +88,10 @@ def run(options: ApiOptions) -> None:
         with Caller(
             current_token, token.endpoint, renew_token=renewed_token, notify=notify
         ) as caller:
-            restricted = None
-            if elements is not None:
-                restricted = caller.restricted_data_token(request.method, request.path, elements)
             if options.paginate:
-                answers: Iterable[Answer] = caller.pages(request, token=restricted)
+                answers: Iterable[Answer] = caller.pages(request, data_elements=elements)
             else:
-                answers = [caller.send(request, token=restricted)]
+                answers = [caller.send(request, data_elements=elements)]
             checked = (_checked(answer, request.describe()) for answer in answers)
             if options.slurp:
                 _print_slurped(checked, pretty=pretty)

@@ -3,7 +3,8 @@ section 9), and who is calling an SP-API operation: an access token or a restric
 token (RDT), and which personal data the RDT unlocks for that request.
 
 As Amazon does: an RDT is issued only for restricted operations (here the Orders API's),
-only with the data elements the operation knows, for an hour; it is sent in
+only with the data elements the operation knows, for an hour (tests may shorten it:
+``EmulatorState.restricted_token_lifetime``), answered as ``expiresIn``; it is sent in
 ``x-amz-access-token`` instead of the access token and is good only for the method and
 path (specific, or generic with ``{orderId}``) it was issued for.
 """
@@ -18,7 +19,6 @@ from spconnect.emulator.sellers import Answer
 from spconnect.emulator.state import Account, EmulatorState, RestrictedToken, _token
 
 PATH = "/tokens/2021-03-01/restrictedDataToken"
-LIFETIME_SECONDS = 3600
 _ORDER_ELEMENTS = frozenset({"buyerInfo", "shippingAddress", "buyerTaxInformation"})
 # Restricted operations the emulator serves, with the data elements each accepts.
 _RESTRICTED: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
@@ -102,10 +102,9 @@ def create_restricted_data_token(state: EmulatorState, token: str, raw_body: byt
             return error(400, "InvalidInput", resources, headers=quota.header)
         rdt = _token("Atz.sprdt|")
         grant = state.access_tokens[token][0]
-        state.restricted_tokens[rdt] = RestrictedToken(
-            grant, state.now() + LIFETIME_SECONDS, resources
-        )
-    return Answer(200, {"restrictedDataToken": rdt, "expiresIn": LIFETIME_SECONDS}, quota.header)
+        lifetime = state.restricted_token_lifetime
+        state.restricted_tokens[rdt] = RestrictedToken(grant, state.now() + lifetime, resources)
+    return Answer(200, {"restrictedDataToken": rdt, "expiresIn": lifetime}, quota.header)
 
 
 def _parse_resources(raw_body: bytes) -> list[tuple[str, str, frozenset[str]]] | str:

@@ -122,6 +122,7 @@ class EmulatorState:
         self.orders: dict[str, list[dict[str, object]]] = {}  # by selling partner id
         self.order_pages: dict[str, tuple[str, dict[str, str], int]] = {}  # NextToken ->
         self.restricted_tokens: dict[str, RestrictedToken] = {}
+        self.restricted_token_lifetime = 3600  # seconds, the RDT answer's expiresIn
 
     # -- clock ---------------------------------------------------------------------------
 
