@@ -197,6 +197,31 @@ def test_an_export_outlives_its_restricted_data_token(
             assert rdt.partition("|")[2] not in path.read_text(errors="replace"), path
 
 
+def test_paginate_sends_get_reports_its_next_token_alone(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """getReports refuses a nextToken beside any filter (its reference); the filters go
+    with the first page only."""
+    emulator.state.set_rate_limit("getReports", rate=100, burst=10)
+    made = emulator.state.add_reports(seller.account.selling_partner_id, 5)
+    emulator.state.add_reports(seller.account.selling_partner_id, 3, report_type="OTHER")
+    result = cli.ok(
+        "api",
+        "--paginate",
+        "/reports/2021-06-30/reports",
+        "-f",
+        "reportTypes=GET_MERCHANT_LISTINGS_ALL_DATA",
+        "-F",
+        "pageSize=2",
+    )
+    pages = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [len(page["reports"]) for page in pages] == [2, 2, 1]
+    assert [r["reportId"] for page in pages for r in page["reports"]] == [
+        r["reportId"] for r in made
+    ]
+    assert "nextToken" not in pages[-1]
+
+
 def test_bad_flags_exit_2_before_anything_is_sent(
     cli: Cli, shop: list[str], emulator: Emulator
 ) -> None:

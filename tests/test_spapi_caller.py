@@ -167,6 +167,10 @@ def test_the_next_token_goes_back_as_each_operation_expects_it() -> None:
     assert sent(search, "nextToken") == {"filter": "a", "nextToken": "T"}
     query = ApiRequest("POST", "/dataKiosk/2023-11-15/queries", body=b'{"query": "q"}')
     assert sent(query, "pagination.nextToken") == {"query": "q", "paginationToken": "T"}
+    # getReports and getFeeds take the token as the only parameter.
+    for path in ("/reports/2021-06-30/reports", "/feeds/2021-06-30/feeds"):
+        filtered = ApiRequest("GET", path, (("reportTypes", "X"), ("pageSize", "2")))
+        assert sent(filtered, "nextToken") == (("nextToken", "T"),)
 
 
 def test_a_post_search_is_paginated_through_its_body() -> None:
@@ -327,6 +331,27 @@ def test_a_throttled_request_waits_for_a_refill_then_succeeds(
     # One refill at 2 per second (less 2%), counted from the 429.
     assert slept == [pytest.approx(0.51, abs=0.02)]
     assert emulator.count("getOrders:throttled") == 1
+
+
+def test_get_reports_pages_are_asked_for_with_the_token_alone(
+    shop: tuple[Emulator, str],
+) -> None:
+    """Against the emulator's getReports, which refuses a nextToken beside any filter."""
+    emulator, token = shop
+    account = next(a for a in emulator.state.accounts.values() if a.name == "Caller Shop")
+    made = emulator.state.add_reports(account.selling_partner_id, 5)
+    request = build_request(
+        "/reports/2021-06-30/reports",
+        raw_fields=["reportTypes=GET_MERCHANT_LISTINGS_ALL_DATA"],
+        typed_fields=["pageSize=2"],
+        read_source=no_files,
+    )
+    with Caller(lambda: token, emulator.url) as caller:
+        pages = [answer.document for answer in caller.pages(request)]
+    assert all(isinstance(page, dict) and "reports" in page for page in pages), pages
+    seen = [r["reportId"] for page in pages if isinstance(page, dict) for r in page["reports"]]
+    assert seen == [report["reportId"] for report in made]
+    assert emulator.count("getReports") == 3
 
 
 def test_a_restricted_data_token_is_renewed_before_it_expires(

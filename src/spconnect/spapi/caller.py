@@ -28,8 +28,10 @@ and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 
   back under their own name; ``pagination.nextToken`` as ``pageToken`` (Catalog Items,
   Listings Items) or ``paginationToken`` (Data Kiosk, Fulfillment Inbound 2024-03-20 and
   the newer APIs), or under whichever of the two the request already names; the vendor
-  APIs' ``payload.pagination.nextToken`` as ``nextToken``. A token seen before, or more
-  than MAX_PAGES pages, stops the export with exit 6 rather than looping.
+  APIs' ``payload.pagination.nextToken`` as ``nextToken``. Operations whose reference
+  asks for the token alone (getReports, getFeeds) get nothing else in the next request.
+  A token seen before, or more than MAX_PAGES pages, stops the export with exit 6 rather
+  than looping.
 """
 
 from __future__ import annotations
@@ -436,6 +438,17 @@ _VENDOR = "payload.pagination.nextToken"
 # APIs that take pagination.nextToken back as pageToken; the newer ones (Data Kiosk,
 # Fulfillment Inbound 2024-03-20, ...) call it paginationToken.
 _PAGE_TOKEN_APIS = ("/catalog/", "/listings/")
+# GET operations whose next page takes the token as the only parameter. The references of
+# getReports and getFeeds (Reports and Feeds APIs 2021-06-30, and their 2020-09-04
+# versions), as published in amzn-sp-api 1.13.0: "To get the next page of results, call
+# the getReports operation and include this token as the only parameter. Specifying
+# nextToken with any other parameters will cause the request to fail."
+_TOKEN_ALONE = (
+    "/reports/2021-06-30/reports",
+    "/feeds/2021-06-30/feeds",
+    "/reports/2020-09-04/reports",
+    "/feeds/2020-09-04/feeds",
+)
 
 
 def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
@@ -454,6 +467,8 @@ def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
     if body is not None and request.method not in ("GET", "HEAD", "DELETE"):
         # A POST search takes its next token in the body it was sent with.
         return replace(request, body=json.dumps({**body, name: token}).encode())
+    if request.method == "GET" and request.path in _TOKEN_ALONE:
+        return replace(request, query=((name, token),))
     return request.with_query(name, token)
 
 
