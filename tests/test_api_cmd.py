@@ -151,6 +151,77 @@ def test_rdt_brings_personal_data_and_never_shows_the_token(
     assert "the restricted data token for GET /orders/v0/orders" in refused.stderr
 
 
+def test_an_export_outlives_its_restricted_data_token(
+    cli: Cli, seller: Seller, shop: list[str], emulator: Emulator
+) -> None:
+    """Amazon's clock runs past the RDT's expiry (and the access token's) mid-export: the
+    refused page gets a new RDT, after one refresh of the access token, and the export
+    goes on; neither RDT is printed or written anywhere."""
+    import subprocess
+
+    from tests.conftest import CONSOLE_SCRIPT
+
+    emulator.state.add_orders(seller.account.selling_partner_id, 16)  # 23 in all
+    # Amazon's burst of 20, then one page a second: time to move the clock meanwhile.
+    emulator.state.set_rate_limit("getOrders", rate=1, burst=20)
+    cli.ok("token")
+    before = emulator.count("token_requests")
+    args = ["api", "--paginate", "--rdt", "buyerInfo", *ORDERS, "-F", "MaxResultsPerPage=1"]
+    process = subprocess.Popen(
+        [CONSOLE_SCRIPT, *args],
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(20)]  # the burst
+    emulator.state.advance(3700)  # both tokens expire on Amazon's side
+    out, err = process.communicate(timeout=60)
+    lines += out.splitlines(keepends=True)
+    assert process.returncode == 0, err
+    orders = [o for line in lines for o in json.loads(line)["payload"]["Orders"]]
+    assert [o["AmazonOrderId"] for o in orders] == [
+        str(o["AmazonOrderId"]) for o in emulator.state.orders[seller.account.selling_partner_id]
+    ]
+    assert all(o["BuyerInfo"]["BuyerEmail"] for o in orders)
+    assert emulator.count("getOrders") - emulator.count("getOrders:ok") == 1  # one refusal
+    assert emulator.count("createRestrictedDataToken") == 3  # a refused request, two RDTs
+    assert emulator.count("token_requests") == before + 1
+    rdts = list(emulator.state.restricted_tokens)
+    assert len(rdts) == 2
+    for rdt in rdts:
+        assert rdt.partition("|")[2] not in "".join(lines) + err
+        for path in cli.files():
+            assert rdt.partition("|")[2] not in path.read_text(errors="replace"), path
+
+
+def test_paginate_sends_get_reports_its_next_token_alone(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """getReports refuses a nextToken beside any filter (its reference); the filters go
+    with the first page only."""
+    emulator.state.set_rate_limit("getReports", rate=100, burst=10)
+    made = emulator.state.add_reports(seller.account.selling_partner_id, 5)
+    emulator.state.add_reports(seller.account.selling_partner_id, 3, report_type="OTHER")
+    result = cli.ok(
+        "api",
+        "--paginate",
+        "/reports/2021-06-30/reports",
+        "-f",
+        "reportTypes=GET_MERCHANT_LISTINGS_ALL_DATA",
+        "-F",
+        "pageSize=2",
+    )
+    pages = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [len(page["reports"]) for page in pages] == [2, 2, 1]
+    assert [r["reportId"] for page in pages for r in page["reports"]] == [
+        r["reportId"] for r in made
+    ]
+    assert "nextToken" not in pages[-1]
+
+
 def test_bad_flags_exit_2_before_anything_is_sent(
     cli: Cli, shop: list[str], emulator: Emulator
 ) -> None:
@@ -170,6 +241,33 @@ def test_bad_flags_exit_2_before_anything_is_sent(
         assert said in result.stderr
         assert "from-argv" not in result.output
     assert emulator.count("getOrders") == before
+
+
+def test_the_fast_route_and_the_cli_answer_alike(cli: Cli, shop: list[str]) -> None:
+    """Without -v, `api` runs without Typer (entry.py); with -v, through the Typer
+    command. Both run api_command.py: the same output, messages and exit codes."""
+    import re
+
+    def lines(stderr: str) -> list[str]:
+        # Each answer has its own request id; -v adds trace lines.
+        return [
+            re.sub(r"request id \w+", "request id ID", line)
+            for line in stderr.splitlines()
+            if not line.startswith("spconnect: ")
+        ]
+
+    for args in (
+        (f"/orders/v0/orders/{shop[0]}",),  # getOrder: nothing in it changes with the time
+        ("/orders/v0/orders", "-f", f"MarketplaceIds={US}"),  # exit 9, Amazon's body
+        ("-p", "nope", *ORDERS),  # exit 3
+        ("-X", "TRACE", "/orders/v0/orders"),  # exit 2 from the request's checks
+        ("--slurp", *ORDERS),
+        ("--rdt", "a b", *ORDERS),
+    ):
+        fast, full = cli.run("api", *args), cli.run("api", "-v", *args)
+        assert fast.returncode == full.returncode, args
+        assert fast.stdout == full.stdout, args
+        assert lines(fast.stderr) == lines(full.stderr), args
 
 
 def test_unknown_profile_is_exit_3(cli: Cli, shop: list[str]) -> None:

@@ -81,6 +81,63 @@ def test_refresh_path_imports_no_cli_libraries(
     assert not top_level & set(CLI_ONLY), f"{args} imported {top_level & set(CLI_ONLY)}"
 
 
+def test_api_on_a_cached_token_imports_no_cli_libraries(
+    cli: Cli, seller: Seller, emulator: Emulator
+) -> None:
+    """`spconnect api` on a cached token (issue 10: at most 12x `python -c pass`): httpx
+    for the call, and nothing of the CLI, -p before the command or after it."""
+    made = emulator.state.add_orders(seller.account.selling_partner_id, 3)
+    emulator.state.set_rate_limit("getOrders", rate=100, burst=20)
+    order = str(made[0]["AmazonOrderId"])
+    cli.ok("token")  # a fresh cache entry
+    before = emulator.count("refresh_token")
+    orders = (
+        "/orders/v0/orders",
+        "-f",
+        "MarketplaceIds=ATVPDKIKX0DER",
+        "-fCreatedAfter=2025-01-01",
+    )
+    for args in (
+        ("api", f"/orders/v0/orders/{order}"),
+        ("-p", "default", "api", "--paginate", *orders, "--field=MaxResultsPerPage=2"),
+        ("api", "--rdt", "buyerInfo", "-i", *orders, "-p", "default"),
+    ):
+        completed, modules = imported_modules(cli, *args)
+        assert completed.returncode == 0, completed.stderr[-500:]
+        assert order in completed.stdout
+        top_level = {m.split(".")[0] for m in modules}
+        assert "httpx" in top_level  # the same measurement sees the call: the check can fail
+        assert not top_level & set(CLI_ONLY), f"{args} imported {top_level & set(CLI_ONLY)}"
+        assert not {m for m in modules if m.startswith("spconnect.cli")}, args
+    assert emulator.count("refresh_token") == before
+
+
+def test_api_calls_the_fast_route_does_not_read_go_to_the_cli(cli: Cli, seller: Seller) -> None:
+    """Typer's parser and its messages for what the hand-written one leaves alone."""
+    cli.ok("token")
+    for args, status in (
+        (("api", "--help"), 0),
+        (("api",), ExitCode.USAGE),  # no PATH
+        (("api", "/a", "/b"), ExitCode.USAGE),
+        (("api", "--paginate=yes", "/a"), ExitCode.USAGE),
+        (("api", "-iX", "/a"), ExitCode.USAGE),  # -i and -X run together: -X has no value
+        (("api", "-p", "no good", "/a"), ExitCode.USAGE),
+        (("-p", "a", "api", "-p", "b", "/a"), ExitCode.USAGE),
+    ):
+        completed, modules = imported_modules(cli, *args)
+        assert completed.returncode == status, (args, completed.stderr[-500:])
+        assert "typer" in {m.split(".")[0] for m in modules}, args
+
+
+def test_a_command_imports_only_its_own_module(cli: Cli) -> None:
+    """The Typer CLI registers the command called, not all of them (cli/main.py)."""
+    _, modules = imported_modules(cli, "switch", "--help")
+    assert "spconnect.cli.switch_cmd" in modules
+    assert not modules & {"spconnect.cli.login_cmd", "spconnect.cli.api_cmd"}
+    _, modules = imported_modules(cli, "--help")  # the root's help lists every command
+    assert {"spconnect.cli.login_cmd", "spconnect.cli.api_cmd"} <= modules
+
+
 def test_refresh_errors_render_as_the_cli_renders_them(
     cli: Cli, seller: Seller, emulator: Emulator
 ) -> None:

@@ -167,6 +167,10 @@ def test_the_next_token_goes_back_as_each_operation_expects_it() -> None:
     assert sent(search, "nextToken") == {"filter": "a", "nextToken": "T"}
     query = ApiRequest("POST", "/dataKiosk/2023-11-15/queries", body=b'{"query": "q"}')
     assert sent(query, "pagination.nextToken") == {"query": "q", "paginationToken": "T"}
+    # getReports and getFeeds take the token as the only parameter.
+    for path in ("/reports/2021-06-30/reports", "/feeds/2021-06-30/feeds"):
+        filtered = ApiRequest("GET", path, (("reportTypes", "X"), ("pageSize", "2")))
+        assert sent(filtered, "nextToken") == (("nextToken", "T"),)
 
 
 def test_a_post_search_is_paginated_through_its_body() -> None:
@@ -327,6 +331,57 @@ def test_a_throttled_request_waits_for_a_refill_then_succeeds(
     # One refill at 2 per second (less 2%), counted from the 429.
     assert slept == [pytest.approx(0.51, abs=0.02)]
     assert emulator.count("getOrders:throttled") == 1
+
+
+def test_get_reports_pages_are_asked_for_with_the_token_alone(
+    shop: tuple[Emulator, str],
+) -> None:
+    """Against the emulator's getReports, which refuses a nextToken beside any filter."""
+    emulator, token = shop
+    account = next(a for a in emulator.state.accounts.values() if a.name == "Caller Shop")
+    made = emulator.state.add_reports(account.selling_partner_id, 5)
+    request = build_request(
+        "/reports/2021-06-30/reports",
+        raw_fields=["reportTypes=GET_MERCHANT_LISTINGS_ALL_DATA"],
+        typed_fields=["pageSize=2"],
+        read_source=no_files,
+    )
+    with Caller(lambda: token, emulator.url) as caller:
+        pages = [answer.document for answer in caller.pages(request)]
+    assert all(isinstance(page, dict) and "reports" in page for page in pages), pages
+    seen = [r["reportId"] for page in pages if isinstance(page, dict) for r in page["reports"]]
+    assert seen == [report["reportId"] for report in made]
+    assert emulator.count("getReports") == 3
+
+
+def test_a_restricted_data_token_is_renewed_before_it_expires(
+    shop: tuple[Emulator, str],
+) -> None:
+    """An export longer than the RDT lives: a new one before expiresIn runs out, so that
+    Amazon never refuses one. The caller's clock and the emulator's move together."""
+    emulator, token = shop
+    emulator.state.restricted_token_lifetime = 300
+    ahead = [0.0]  # how far both clocks have been moved on
+
+    def later(seconds: float) -> None:
+        ahead[0] += seconds
+        emulator.state.advance(seconds)
+
+    def clock() -> float:  # monotonic, as the caller's deadlines are
+        return time.monotonic() + ahead[0]
+
+    with Caller(lambda: token, emulator.url, clock=clock, sleep=later) as caller:
+        pages = caller.pages(ORDERS, data_elements=["buyerInfo"])  # 5 orders, 2 a page
+        documents = [next(pages).document]
+        for _ in range(2):
+            later(290)  # past the renewal time (300 s less a quarter), within the lifetime
+            documents.append(next(pages).document)
+        assert next(pages, None) is None
+    orders = [o for d in documents if isinstance(d, dict) for o in d["payload"]["Orders"]]
+    assert len(orders) == 5 and all("BuyerEmail" in o["BuyerInfo"] for o in orders)
+    assert emulator.count("createRestrictedDataToken") == 3
+    # Every request was answered: none met an expired token.
+    assert emulator.count("getOrders") == emulator.count("getOrders:ok") == 3
 
 
 def test_pages_stop_when_a_token_comes_back() -> None:

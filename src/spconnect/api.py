@@ -17,8 +17,8 @@ from collections.abc import Generator
 
 import httpx
 
+from spconnect._version import user_agent
 from spconnect.access import get_access_token, profile_name
-from spconnect.amazon.lwa import user_agent
 
 
 class SPAPIAuth(httpx.Auth):

@@ -22,12 +22,23 @@ explains usage errors.
 spconnect.access: one refresh under the profile's lock) and then becomes COMMAND
 (child_process.py), so a loop of ``exec`` calls pays little more than a loop of
 ``token`` calls.
+
+``spconnect api`` (issue 10: at most 12 times ``python -c pass`` on a cached token) has
+its flags read here as Click would read them, and runs api_command.py, the same code the
+Typer command runs, with httpx but without Typer, Click, Rich or pydantic, which together
+cost more than the call. -v, --help, an unknown or malformed flag, a missing PATH, or a
+profile name the CLI would refuse go to the CLI before anything is read or sent, so its
+messages stay the only ones. Every path here renders errors as the CLI does (report.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not imported at run time: collections.abc costs the token path
+    from collections.abc import Callable
 
 _VALUE_FLAGS = {
     "-p": "profile",
@@ -56,28 +67,51 @@ def _parse_token_args(args: list[str]) -> dict[str, str] | None:
 def _parse_flags(
     args: list[str], value_flags: dict[str, str], switches: dict[str, str]
 ) -> dict[str, str] | None:
-    options: dict[str, str] = {}
+    """Flags only, each one's last value (as Click keeps it); None for anything else."""
+    parsed = _parse_command_line(args, value_flags, switches)
+    if parsed is None or parsed[1]:
+        return None
+    return {name: values[-1] for name, values in parsed[0].items()}
+
+
+def _parse_command_line(
+    args: list[str], value_flags: dict[str, str], switches: dict[str, str]
+) -> tuple[dict[str, list[str]], list[str]] | None:
+    """The values of each flag in order, and the other arguments, read as Click reads
+    them (``--name VALUE``, ``--name=VALUE``, ``-n VALUE``, ``-nVALUE``, switches, ``--``
+    ending the flags, flags among the arguments); None for anything this path leaves to
+    the CLI: -v, --help, an unknown flag, short flags run together, a switch given a value,
+    a missing value, or a value that looks like a flag (Click would take it as the value,
+    but a mistake is likelier, and the CLI's message explains it)."""
+    options: dict[str, list[str]] = {}
+    arguments: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
-        name, sep, inline = arg.partition("=")
-        if arg in switches:
-            options[switches[arg]] = "1"
-        elif name in value_flags and (sep or name == "-p" or name.startswith("--")):
-            if sep:
-                value = inline
-            elif i + 1 < len(args):
-                i += 1
-                value = args[i]
-            else:
-                return None
-            options[value_flags[name]] = value
-        elif arg.startswith("-p") and len(arg) > 2 and "=" not in arg:
-            options["profile"] = arg[2:]
-        else:
-            return None  # -v, --help, typos: not ours
         i += 1
-    return options
+        if arg == "--":
+            arguments += args[i:]
+            break
+        if arg in switches:
+            options.setdefault(switches[arg], []).append("1")
+            continue
+        if not arg.startswith("-") or arg == "-":
+            arguments.append(arg)
+            continue
+        if arg.startswith("--"):
+            name, sep, inline = arg.partition("=")
+            value = inline if sep else None
+        else:
+            name, value = arg[:2], arg[2:] or None
+        if name not in value_flags:
+            return None
+        if value is None:
+            if i == len(args) or (args[i].startswith("-") and args[i] != "-"):
+                return None
+            value = args[i]
+            i += 1
+        options.setdefault(value_flags[name], []).append(value)
+    return options, arguments
 
 
 def _print_token(
@@ -175,39 +209,54 @@ def _obtain_and_print(request: _Request) -> None:
     sys.stdout.flush()
 
 
-def _refresh_token_path(request: _Request) -> int:
-    """Steps 2 and 3 of the module docstring; returns the exit status."""
-    from spconnect.amazon import trace
-    from spconnect.errors import SpconnectError
+def _reported(work: Callable[[], int | None]) -> int:
+    """Run ``work`` (None: exit 0) with its failures rendered as the CLI renders them
+    (report.py, cli/main.py's run): SPCONNECT_DEBUG=1 traces its HTTP requests."""
+    from spconnect.errors import ExitCode, SpconnectError
 
-    if trace.requested_by_environment():  # SPCONNECT_DEBUG=1: the refresh is traced
-        trace.show_on_stderr()
+    verbose = False
+    if os.environ.get("SPCONNECT_DEBUG"):  # else not even trace.py (logging, re) is loaded
+        from spconnect.amazon import trace
 
+        verbose = trace.requested_by_environment()
+        if verbose:
+            trace.show_on_stderr()
     try:
-        if request.grantless is None:
-            from spconnect.store import cache
-            from spconnect.store.lock import RefreshLock
-
-            with RefreshLock(cache.lock_path(request.profile), what=f"profile {request.profile!r}"):
-                if not request.force_refresh:
-                    entry = cache.fresh_entry(request.profile, request.min_ttl)
-                    if entry is not None:
-                        _print_entry(request.format, request.profile, entry)
-                        return 0
-                # Still holding the lock (it is re-entrant): tokens.py checks once more and
-                # refreshes, and every waiter behind us finds the new entry.
-                _obtain_and_print(request)
-        else:
-            _obtain_and_print(request)  # the app's grantless cache: tokens.py locks it
+        status = work()
     except SpconnectError as error:
         from spconnect.report import report_error
 
         return report_error(error)
+    except BrokenPipeError:
+        from spconnect.report import silence_stdout
+
+        silence_stdout()
+        return ExitCode.UNEXPECTED  # as the CLI answers a reader that went away
     except Exception as error:
         from spconnect.report import report_unexpected
 
-        return report_unexpected(error, verbose=False)
-    return 0
+        return report_unexpected(error, verbose=verbose)
+    return 0 if status is None else status
+
+
+def _refresh_token_path(request: _Request) -> int | None:
+    """Steps 2 and 3 of the module docstring, under _reported."""
+    if request.grantless is not None:
+        _obtain_and_print(request)  # the app's grantless cache: tokens.py locks it
+        return None
+    from spconnect.store import cache
+    from spconnect.store.lock import RefreshLock
+
+    with RefreshLock(cache.lock_path(request.profile), what=f"profile {request.profile!r}"):
+        if not request.force_refresh:
+            entry = cache.fresh_entry(request.profile, request.min_ttl)
+            if entry is not None:
+                _print_entry(request.format, request.profile, entry)
+                return None
+        # Still holding the lock (it is re-entrant): tokens.py checks once more and
+        # refreshes, and every waiter behind us finds the new entry.
+        _obtain_and_print(request)
+    return None
 
 
 # The shapes of secrets (amazon.md section 1): an argument containing one goes to the CLI,
@@ -232,7 +281,7 @@ def _token(args: list[str]) -> int | None:
         # Anything odd about the cache or the flags: the full CLI does the same job the
         # slow way and reports real problems properly. The fast path never fails.
         return None
-    return _refresh_token_path(request)
+    return _reported(lambda: _refresh_token_path(request))
 
 
 def _split_exec_args(args: list[str]) -> tuple[list[str], list[str]]:
@@ -266,19 +315,79 @@ def _exec(args: list[str]) -> int | None:
     except Exception:
         return None
     from spconnect import child_process
-    from spconnect.errors import SpconnectError
 
-    try:
+    def become_command() -> int:
         variables = child_process.token_variables(profile, min_ttl=min_ttl, grantless=grantless)
-    except SpconnectError as error:
-        from spconnect.report import report_error
+        return child_process.run(command, child_process.child_environment(os.environ, variables))
 
-        return report_error(error)
-    except Exception as error:
-        from spconnect.report import report_unexpected
+    return _reported(become_command)
 
-        return report_unexpected(error, verbose=False)
-    return child_process.run(command, child_process.child_environment(os.environ, variables))
+
+_API_VALUE_FLAGS = {
+    "-X": "method",
+    "--method": "method",
+    "-f": "raw_field",
+    "--raw-field": "raw_field",
+    "-F": "field",
+    "--field": "field",
+    "--input": "input",
+    "-H": "header",
+    "--header": "header",
+    "--rdt": "rdt",
+    "-p": "profile",
+    "--profile": "profile",
+}
+_API_SWITCHES = {
+    "--paginate": "paginate",
+    "--slurp": "slurp",
+    "-i": "include",
+    "--include": "include",
+}
+
+
+def _api(args: list[str], profile_before: str | None) -> int | None:
+    """Serve ``spconnect api ARGS`` (api_command.py); None hands the call to the full CLI.
+    Nothing is read or sent before the flags are known to be this path's."""
+    try:
+        from spconnect.redaction import secret_shape
+
+        if any(secret_shape(arg) for arg in args):
+            return None  # the CLI refuses it without echoing it
+        parsed = _parse_command_line(args, _API_VALUE_FLAGS, _API_SWITCHES)
+        if parsed is None or len(parsed[1]) != 1:
+            return None  # no PATH, or two: the CLI's usage error
+        options, (path,) = parsed
+        after = options.get("profile", [None])[-1]
+        if profile_before is not None and after is not None and after != profile_before:
+            return None  # the CLI explains the conflict
+        from spconnect.names import is_profile_name
+        from spconnect.store import default_profile
+
+        profile = default_profile.resolve(after or profile_before)[0]  # as cli/common.py
+        if not is_profile_name(profile):
+            return None
+    except Exception:
+        return None  # a malformed default profile file, ...: the CLI explains
+
+    def last(name: str) -> str | None:
+        return options.get(name, [None])[-1]
+
+    from spconnect.api_command import ApiOptions, run
+
+    api_options = ApiOptions(
+        path=path,
+        profile=profile,
+        method=last("method"),
+        raw_fields=tuple(options.get("raw_field", ())),
+        typed_fields=tuple(options.get("field", ())),
+        input_file=last("input"),
+        headers=tuple(options.get("header", ())),
+        paginate="paginate" in options,
+        slurp="slurp" in options,
+        rdt=last("rdt"),
+        include="include" in options,
+    )
+    return _reported(lambda: run(api_options))
 
 
 def _leading_profile(args: list[str]) -> tuple[str | None, list[str]] | None:
@@ -302,28 +411,37 @@ def _leading_profile(args: list[str]) -> tuple[str | None, list[str]] | None:
     return profile, args[i:]
 
 
-def _token_arguments(args: list[str]) -> list[str] | None:
+def _token_arguments(profile: str | None, args: list[str]) -> list[str] | None:
     """The arguments of a ``token`` call this path may serve, a profile given before the
-    command moved after it; None for any other command."""
-    leading = _leading_profile(args)
-    if leading is None:
-        return None
-    profile, rest = leading
-    if not rest or rest[0] != "token":
-        return None
+    command moved after it; None when -p is on both sides."""
     if profile is None:
-        return rest[1:]
-    if any(a in ("-p", "--profile") or a.startswith(("-p", "--profile=")) for a in rest[1:]):
+        return args
+    if any(a in ("-p", "--profile") or a.startswith(("-p", "--profile=")) for a in args):
         return None  # -p on both sides: the CLI explains the conflict
-    return [*rest[1:], "--profile", profile]
+    return [*args, "--profile", profile]
+
+
+def _fast_path(args: list[str]) -> int | None:
+    """The exit status of a call one of the paths above serves; None for the CLI."""
+    if args[0] == "exec":
+        return _exec(args[1:])
+    leading = _leading_profile(args)
+    if leading is None or not leading[1]:
+        return None
+    profile, (command, *rest) = leading
+    if command == "token":
+        token_args = _token_arguments(profile, rest)
+        return None if token_args is None else _token(token_args)
+    if command == "api":
+        return _api(rest, profile)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    token_args = _token_arguments(args) if args else None
-    if token_args is not None or (args and args[0] == "exec"):
+    if args:
         try:
-            status = _token(token_args) if token_args is not None else _exec(args[1:])
+            status = _fast_path(args)
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             return 130

@@ -25,7 +25,6 @@ by the system resolver's own timeouts (resolv.conf), as for every program.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import re
 import socket
@@ -76,6 +75,8 @@ class BoundedAnswer:
         text = self._head()
         if _looks_like_html(self.headers, text):
             text = _SCRIPT_OR_STYLE.sub(" ", text)
+            import html  # only for an HTML error page
+
             text = html.unescape(_TAG.sub("\n", text))
         for line in text.splitlines():
             shown = one_line(line, limit)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from spconnect._version import __version__
+from spconnect._version import user_agent
 from spconnect.amazon import bounded
 from spconnect.amazon.endpoints import lwa_token_url
 from spconnect.amazon.ids import MAX_TOKEN_BYTES
@@ -66,12 +66,6 @@ MAX_ANSWER_BYTES = 64 * 1024
 # Access tokens live one hour (amazon.md section 6). A lifetime beyond a day is not an LWA
 # answer, and would keep a token in the cache long after Amazon stopped honouring it.
 MAX_EXPIRES_IN = 24 * 3600
-
-
-def user_agent() -> str:
-    import platform
-
-    return f"spconnect/{__version__} (Language=Python/{platform.python_version()})"
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from spconnect._version import user_agent
 from spconnect.amazon import bounded
-from spconnect.amazon.lwa import user_agent
 from spconnect.errors import (
     AmazonUnavailable,
     AuthorizationRejected,

@@ -303,3 +303,7 @@ def set_secret(
         + _rotation_text(app_entry.secret_set_at)
         + "."
     )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="app")

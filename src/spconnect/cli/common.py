@@ -11,7 +11,8 @@ import typer
 
 from spconnect.errors import UsageError
 from spconnect.names import clean_pasted, is_profile_name
-from spconnect.redaction import for_display, register_secret
+from spconnect.redaction import register_secret
+from spconnect.report import say as say  # where every command finds it
 from spconnect.store import default_profile
 
 # Where the root callback (cli/main.py) leaves a -p given before the command, for the
@@ -120,14 +121,6 @@ def choices(kind: type[Choice]) -> Callable[[object], Choice]:
         raise typer.BadParameter(f"{str(value)!r} is not one of {names}")
 
     return parse
-
-
-def say(message: str) -> None:
-    """A message for the person (stderr), through the display filter like every other
-    output: secrets masked, control characters stripped (multi-line messages keep their
-    newlines)."""
-    sys.stderr.write(for_display(message) + "\n")
-    sys.stderr.flush()
 
 
 def out(text: str) -> None:

@@ -67,3 +67,7 @@ def demo(
         "\nDone. With your own app: `spconnect app add NAME --client-id … --app-id … "
         "--redirect-uri …`, then `spconnect login`."
     )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
@@ -13,9 +14,9 @@ from spconnect.cli.common import PROFILE_BEFORE_COMMAND, profile_names, setup_ve
 from spconnect.cli.completion_cmd import COMPLETE_VAR
 from spconnect.errors import ExitCode, SpconnectError
 from spconnect.redaction import for_display, secret_shape
-from spconnect.report import report_error, report_unexpected
+from spconnect.report import report_error, report_unexpected, silence_stdout
 
-app = typer.Typer(
+_app = typer.Typer(
     name="spconnect",  # its help is _root's docstring, below
     no_args_is_help=True,
     # Completion scripts come from `spconnect completion SHELL` (cli/completion_cmd.py),
@@ -45,7 +46,7 @@ def _takes_profile(command: object) -> bool:
     return any(_takes_profile(sub) for sub in getattr(command, "commands", {}).values())
 
 
-@app.callback()
+@_app.callback()
 def _root(
     ctx: typer.Context,
     version: Annotated[
@@ -91,31 +92,61 @@ def _root(
         ctx.meta[PROFILE_BEFORE_COMMAND] = profile
 
 
-def _register_commands() -> None:
-    from spconnect.cli import (
-        api_cmd,
-        app_cmd,
-        completion_cmd,
-        demo_cmd,
-        exec_cmd,
-        login_cmd,
-        status_cmd,
-        switch_cmd,
-        token_cmd,
-    )
-
-    app.add_typer(app_cmd.app, name="app")
-    login_cmd.register(app)
-    token_cmd.register(app)
-    status_cmd.register(app)
-    api_cmd.register(app)
-    exec_cmd.register(app)
-    switch_cmd.register(app)
-    app.command("demo")(demo_cmd.demo)
-    completion_cmd.register(app)
+# Each command's module (spconnect.cli.<module>) and the commands it registers, in the
+# order the help lists them. A call imports only the module of its command: together they
+# cost more than most commands' work (issue 10). The root's help, shell completion, a
+# command that does not exist and ``from spconnect.cli.main import app`` get every one.
+_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("app_cmd", ("app",)),
+    ("login_cmd", ("login", "reauth", "logout", "relay-page")),
+    ("token_cmd", ("token",)),
+    ("status_cmd", ("status", "doctor")),
+    ("api_cmd", ("api",)),
+    ("exec_cmd", ("exec",)),
+    ("switch_cmd", ("switch",)),
+    ("demo_cmd", ("demo",)),
+    ("completion_cmd", ("completion",)),
+)
+_registered: list[str] = []
+_ROOT_VALUE_OPTIONS = ("-p", "--profile")
 
 
-_register_commands()
+def _register(modules: Iterable[str]) -> None:
+    for name in modules:
+        if name not in _registered:
+            # __import__ rather than importlib: -X importtime sees it (tests/test_fast_path).
+            __import__(f"spconnect.cli.{name}", fromlist=["register"]).register(_app)
+            _registered.append(name)
+
+
+def _register_all() -> None:
+    _register(module for module, _ in _MODULES)
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The command ``args`` call, past the root's options; None when there is none."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in _ROOT_VALUE_OPTIONS else 1
+    return args[i] if i < len(args) else None
+
+
+def _register_for(args: list[str]) -> None:
+    """Register what a call of ``args`` needs: its command's module, else everything."""
+    name = _command_name(args)
+    module = next((m for m, names in _MODULES if name in names), None)
+    if module is None or os.environ.get(COMPLETE_VAR):
+        _register_all()
+    else:
+        _register([module])
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole CLI, every command registered (for tests and tools)."""
+    if name == "app":
+        _register_all()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _report_usage(error: typer.TyperException) -> int:
@@ -184,14 +215,6 @@ def _refuse_secret_arguments(args: list[str]) -> int | None:
     return None
 
 
-def _silence_stdout() -> None:
-    # The reader of our stdout went away (`spconnect status | head`); point stdout at
-    # /dev/null so that the interpreter's final flush does not fail again (the recipe of
-    # Python's signal documentation, "Note on SIGPIPE").
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; returns the exit status (never raises)."""
     from spconnect.amazon import trace
@@ -212,7 +235,8 @@ def run(args: list[str]) -> int:
             from typer._completion_classes import completion_init
 
             completion_init()
-        result = app(args=args, prog_name="spconnect", standalone_mode=False)
+        _register_for(args)
+        result = _app(args=args, prog_name="spconnect", standalone_mode=False)
     except SystemExit as done:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else ExitCode.UNEXPECTED)
@@ -227,7 +251,7 @@ def run(args: list[str]) -> int:
         sys.stderr.write("\ninterrupted\n")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return ExitCode.UNEXPECTED
     except Exception as error:
         return report_unexpected(error, verbose=verbose)

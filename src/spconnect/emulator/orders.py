@@ -107,9 +107,9 @@ def _get_orders(
                 400, "InvalidInput", "Exactly one of CreatedAfter and LastUpdatedAfter is required."
             )
         before_name = "CreatedBefore" if created else "LastUpdatedBefore"
-        since = _timestamp(created or updated or "")
+        since = parse_timestamp(created or updated or "")
         until_text = params.get(before_name)
-        until = _timestamp(until_text) if until_text is not None else None
+        until = parse_timestamp(until_text) if until_text is not None else None
         size = params.get("MaxResultsPerPage", str(_MAX_PAGE))
         if since is None or (until_text is not None and until is None):
             return rdt.error(400, "InvalidInput", "Dates must be in ISO 8601 format.")
@@ -128,7 +128,7 @@ def _get_orders(
     until = dt.datetime.fromisoformat(query["until"]) if query["until"] else None
 
     def matches(order: dict[str, object]) -> bool:
-        when = _timestamp(str(order[query["field"]]))
+        when = parse_timestamp(str(order[query["field"]]))
         assert when is not None
         return (
             order["MarketplaceId"] in wanted and when >= since and (until is None or when < until)
@@ -151,7 +151,7 @@ def _get_orders(
     return Answer(200, {"payload": payload}, {})
 
 
-def _timestamp(value: str) -> dt.datetime | None:
+def parse_timestamp(value: str) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -3,7 +3,8 @@ section 9), and who is calling an SP-API operation: an access token or a restric
 token (RDT), and which personal data the RDT unlocks for that request.
 
 As Amazon does: an RDT is issued only for restricted operations (here the Orders API's),
-only with the data elements the operation knows, for an hour; it is sent in
+only with the data elements the operation knows, for an hour (tests may shorten it:
+``EmulatorState.restricted_token_lifetime``), answered as ``expiresIn``; it is sent in
 ``x-amz-access-token`` instead of the access token and is good only for the method and
 path (specific, or generic with ``{orderId}``) it was issued for.
 """
@@ -18,7 +19,6 @@ from spconnect.emulator.sellers import Answer
 from spconnect.emulator.state import Account, EmulatorState, RestrictedToken, _token
 
 PATH = "/tokens/2021-03-01/restrictedDataToken"
-LIFETIME_SECONDS = 3600
 _ORDER_ELEMENTS = frozenset({"buyerInfo", "shippingAddress", "buyerTaxInformation"})
 # Restricted operations the emulator serves, with the data elements each accepts.
 _RESTRICTED: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
@@ -42,10 +42,11 @@ def denied(details: str) -> Answer:
 
 
 def caller(
-    state: EmulatorState, token: str, method: str, path: str
+    state: EmulatorState, token: str, method: str, path: str, *, vendors: bool = False
 ) -> tuple[Account, frozenset[str]] | Answer:
-    """The seller account behind ``token`` and the data elements it unlocks for this
-    request, or the 403 Amazon would send. Call with ``state.lock`` held."""
+    """The seller account behind ``token`` (or vendor account, for operations that
+    ``vendors`` may call) and the data elements it unlocks for this request, or the 403
+    Amazon would send. Call with ``state.lock`` held."""
     restricted = state.restricted_tokens.get(token)
     if restricted is not None:
         if restricted.grant.revoked:
@@ -76,9 +77,31 @@ def caller(
             return denied("A grantless token cannot call this operation.")
         unlocked = frozenset()
     account = state.accounts.get(grant.selling_partner_id or "")
-    if account is None or account.vendor:
+    if account is None or (account.vendor and not vendors):
         return denied("This operation is not available to this selling partner.")
     return account, unlocked
+
+
+def admit(
+    state: EmulatorState,
+    token: str,
+    method: str,
+    path: str,
+    operation: str,
+    *,
+    vendors: bool = False,
+) -> tuple[Account, throttle.Quota] | Answer:
+    """The caller's account and the request the operation's bucket allowed (``caller``,
+    then throttle.take), or the 403 or 429 Amazon would send. Call with ``state.lock``
+    held."""
+    who = caller(state, token, method, path, vendors=vendors)
+    if isinstance(who, Answer):
+        return who
+    account, _ = who
+    quota = throttle.take(state, operation, account.selling_partner_id)
+    if not quota.allowed:
+        return throttle.quota_exceeded(quota)
+    return account, quota
 
 
 def _covers(granted: str, path: str) -> bool:
@@ -90,22 +113,18 @@ def _covers(granted: str, path: str) -> bool:
 def create_restricted_data_token(state: EmulatorState, token: str, raw_body: bytes) -> Answer:
     state.count("createRestrictedDataToken")
     with state.lock:
-        who = caller(state, token, "POST", PATH)
-        if isinstance(who, Answer):
-            return who
-        account, _ = who
-        quota = throttle.take(state, "createRestrictedDataToken", account.selling_partner_id)
-        if not quota.allowed:
-            return throttle.quota_exceeded(quota)
+        admitted = admit(state, token, "POST", PATH, "createRestrictedDataToken")
+        if isinstance(admitted, Answer):
+            return admitted
+        _, quota = admitted
         resources = _parse_resources(raw_body)
         if isinstance(resources, str):
             return error(400, "InvalidInput", resources, headers=quota.header)
         rdt = _token("Atz.sprdt|")
         grant = state.access_tokens[token][0]
-        state.restricted_tokens[rdt] = RestrictedToken(
-            grant, state.now() + LIFETIME_SECONDS, resources
-        )
-    return Answer(200, {"restrictedDataToken": rdt, "expiresIn": LIFETIME_SECONDS}, quota.header)
+        lifetime = state.restricted_token_lifetime
+        state.restricted_tokens[rdt] = RestrictedToken(grant, state.now() + lifetime, resources)
+    return Answer(200, {"restrictedDataToken": rdt, "expiresIn": lifetime}, quota.header)
 
 
 def _parse_resources(raw_body: bytes) -> list[tuple[str, str, frozenset[str]]] | str:

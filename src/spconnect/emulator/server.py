@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from spconnect.emulator import central, orders, rdt, sellers, throttle
+from spconnect.emulator import central, orders, rdt, reports, sellers, throttle
 from spconnect.emulator.lwa import token_endpoint
 from spconnect.emulator.state import EmulatorState, Fault
 
@@ -191,6 +191,14 @@ class _Handler(BaseHTTPRequestHandler):
             if self._apply_spapi_fault("orders", token, orders.operation(parts.path)):
                 return
             answer = orders.get(state, parts.path, params, token)
+            self._send_json(answer.status, answer.body, answer.headers)
+        elif parts.path == reports.PATH:
+            token = self.headers.get("x-amz-access-token", "")
+            if self._apply_spapi_fault("reports", token, "getReports"):
+                return
+            # Every parameter as sent, blank ones too: nextToken must come alone.
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            answer = reports.get_reports(state, query, token)
             self._send_json(answer.status, answer.body, answer.headers)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")

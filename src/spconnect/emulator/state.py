@@ -122,6 +122,10 @@ class EmulatorState:
         self.orders: dict[str, list[dict[str, object]]] = {}  # by selling partner id
         self.order_pages: dict[str, tuple[str, dict[str, str], int]] = {}  # NextToken ->
         self.restricted_tokens: dict[str, RestrictedToken] = {}
+        self.restricted_token_lifetime = 3600  # seconds, the RDT answer's expiresIn
+        # Reports API (emulator/reports.py): each account's reports, the nextTokens handed out.
+        self.reports: dict[str, list[dict[str, object]]] = {}  # by selling partner id
+        self.report_pages: dict[str, tuple[str, dict[str, str], int]] = {}  # nextToken ->
 
     # -- clock ---------------------------------------------------------------------------
 
@@ -327,6 +331,45 @@ class EmulatorState:
                 }
                 orders.append(order)
                 added.append(order)
+            return added
+
+    def add_reports(
+        self,
+        selling_partner_id: str,
+        count: int,
+        *,
+        report_type: str = "GET_MERCHANT_LISTINGS_ALL_DATA",
+        marketplace_id: str = "ATVPDKIKX0DER",
+        status: str = "DONE",
+    ) -> list[dict[str, object]]:
+        """``count`` reports for an account, created a minute apart until now."""
+        import datetime as dt
+
+        def when(t: float) -> str:
+            return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        with self.lock:
+            reports = self.reports.setdefault(selling_partner_id, [])
+            now = self.now()
+            added = []
+            for i in range(count):
+                created = now - 60 * (count - i)
+                report: dict[str, object] = {
+                    "reportId": str(50_000_000_000 + len(reports)),
+                    "reportType": report_type,
+                    "dataStartTime": when(created - 86400),
+                    "dataEndTime": when(created),
+                    "createdTime": when(created),
+                    "processingStatus": status,
+                    "marketplaceIds": [marketplace_id],
+                }
+                if status in ("IN_PROGRESS", "DONE"):
+                    report["processingStartTime"] = when(created + 1)
+                if status == "DONE":
+                    report["processingEndTime"] = when(created + 30)
+                    report["reportDocumentId"] = f"amzn1.spdoc.1.4.na.{_uuid()}"
+                reports.append(report)
+                added.append(report)
             return added
 
 

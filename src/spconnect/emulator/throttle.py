@@ -17,13 +17,14 @@ from spconnect.emulator.state import EmulatorState
 
 # Operation -> (rate per second, burst), from the operations' reference pages (Orders v0
 # getOrders: 0.0167/20, getOrder, getOrderAddress, getOrderBuyerInfo: 0.5/30; Tokens
-# createRestrictedDataToken: 1/10).
+# createRestrictedDataToken: 1/10; Reports 2021-06-30 getReports: 0.0222/10).
 DEFAULT_RATE_LIMITS: dict[str, tuple[float, float]] = {
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
     "getOrderAddress": (0.5, 30),
     "getOrderBuyerInfo": (0.5, 30),
     "createRestrictedDataToken": (1.0, 10),
+    "getReports": (0.0222, 10),
 }
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import requests
 
+from spconnect._version import user_agent
 from spconnect.access import get_access_token, profile_name
-from spconnect.amazon.lwa import user_agent
 
 
 class SPAPIAuth(requests.auth.AuthBase):

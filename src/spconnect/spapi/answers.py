@@ -30,6 +30,7 @@ __all__ = [
     "AnswerTooLarge",
     "DeadlineExceeded",
     "exchange",
+    "refuses_restricted_token",
     "refuses_token",
     "refuses_token_in",
 ]
@@ -110,7 +111,18 @@ def refuses_token(answer: Answer) -> bool:
     return refuses_token_in(answer.status, answer.document)
 
 
-def refuses_token_in(status: int, document: object) -> bool:
+def refuses_restricted_token(answer: Answer) -> bool:
+    """Whether a 401/403 to a request sent with a restricted data token refuses that token
+    itself: in the words Amazon uses for access tokens, or naming the restricted data
+    token (it travels in the same ``x-amz-access-token`` header, amazon.md section 9)."""
+    return refuses_token_in(
+        answer.status, answer.document, names=("access token", "restricted data token")
+    )
+
+
+def refuses_token_in(
+    status: int, document: object, *, names: tuple[str, ...] = ("access token",)
+) -> bool:
     """``refuses_token`` for a status and a parsed body (the integrations' answers)."""
     if status not in (401, 403) or not isinstance(document, dict):
         return False
@@ -118,7 +130,7 @@ def refuses_token_in(status: int, document: object) -> bool:
     for error in errors if isinstance(errors, list) else ():
         if isinstance(error, dict):
             text = f"{error.get('message')} {error.get('details')}".lower()
-            if "access token" in text and any(fault in text for fault in _TOKEN_FAULTS):
+            if any(name in text for name in names) and any(f in text for f in _TOKEN_FAULTS):
                 return True
     return False
 

@@ -2,8 +2,12 @@
 and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 9).
 
 - Every attempt asks for the token again (``access_token``), so a long export keeps
-  working across the hourly refresh; a restricted data token (RDT) replaces it when the
-  call needs personal data, obtained once per command from the Tokens API.
+  working across the hourly refresh. A restricted data token (RDT) replaces it when the
+  call needs personal data (``data_elements``): obtained from the Tokens API for the
+  request's method and path, held in memory only, and obtained again before it expires
+  (``expiresIn`` of its answer, amazon.md section 9: RDT_RENEW_MARGIN early), so an
+  export that runs longer than the RDT lives keeps going; an RDT Amazon refuses as
+  expired or invalid is replaced once and the request repeated.
 - An answer that refuses the access token itself (Amazon calls it revoked, malformed,
   invalid or expired: answers.refuses_token) renews it once (``renew_token``, a forced
   refresh) and repeats the request. Login with Amazon's verdict on that refresh is the
@@ -24,8 +28,10 @@ and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 
   back under their own name; ``pagination.nextToken`` as ``pageToken`` (Catalog Items,
   Listings Items) or ``paginationToken`` (Data Kiosk, Fulfillment Inbound 2024-03-20 and
   the newer APIs), or under whichever of the two the request already names; the vendor
-  APIs' ``payload.pagination.nextToken`` as ``nextToken``. A token seen before, or more
-  than MAX_PAGES pages, stops the export with exit 6 rather than looping.
+  APIs' ``payload.pagination.nextToken`` as ``nextToken``. Operations whose reference
+  asks for the token alone (getReports, getFeeds) get nothing else in the next request.
+  A token seen before, or more than MAX_PAGES pages, stops the export with exit 6 rather
+  than looping.
 """
 
 from __future__ import annotations
@@ -34,15 +40,16 @@ import hashlib
 import json
 import logging
 import random
+import ssl
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 
 import httpx
 
+from spconnect._version import user_agent
 from spconnect.amazon import bounded
-from spconnect.amazon.lwa import user_agent
 from spconnect.errors import AmazonUnavailable, ApiErrorStatus, SpconnectError
 from spconnect.redaction import one_line, register_secret
 from spconnect.spapi.answers import (
@@ -50,6 +57,7 @@ from spconnect.spapi.answers import (
     AnswerTooLarge,
     DeadlineExceeded,
     exchange,
+    refuses_restricted_token,
     refuses_token,
 )
 from spconnect.spapi.pacing import Pacer
@@ -65,9 +73,20 @@ MAX_PAGES = 10_000
 # Amazon's next tokens are opaque strings of a few hundred bytes to a few kilobytes.
 MAX_NEXT_TOKEN_LENGTH = 16 * 1024
 MAX_RDT_LENGTH = 8192
+# An RDT is obtained again this long before its expiresIn runs out (one attempt's deadline),
+# or a quarter of its life before when it lives shorter than four margins.
+RDT_RENEW_MARGIN = 60.0
+# An expiresIn beyond a day is not believed: the RDT is then renewed only when refused.
+MAX_RDT_LIFETIME = 86400
 _RETRY_ON_FAILURE = ("GET", "HEAD", "PUT", "DELETE")  # idempotent (RFC 9110, 9.2.2)
 # Waiting this long for the usage plan without a word would look like a hang.
 WAIT_WORTH_SAYING = 5.0
+
+
+@dataclass(frozen=True)
+class _RestrictedToken:
+    value: str = field(repr=False)
+    renew_at: float  # on the caller's clock
 
 
 @dataclass(frozen=True)
@@ -105,12 +124,16 @@ class Caller:
         self.policy = policy or RetryPolicy()
         # No keep-alive: the bounded read's watchdog cuts each request's own connection.
         self._client = httpx.Client(
-            transport=transport, follow_redirects=False, limits=bounded.NO_KEEPALIVE
+            transport=transport,
+            follow_redirects=False,
+            limits=bounded.NO_KEEPALIVE,
+            verify=_tls_context(self.endpoint),
         )
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
         self._pacers: dict[str, Pacer] = {}
+        self._restricted: dict[tuple[str, str, tuple[str, ...]], _RestrictedToken] = {}
 
     def __enter__(self) -> Caller:
         return self
@@ -126,18 +149,24 @@ class Caller:
     # -- one request ------------------------------------------------------------------
 
     def send(
-        self, request: ApiRequest, *, token: str | None = None, retry_failures: bool | None = None
+        self,
+        request: ApiRequest,
+        *,
+        data_elements: Sequence[str] | None = None,
+        retry_failures: bool | None = None,
     ) -> Answer:
         """The answer to ``request``, after pacing and retries; any final status.
 
-        ``token`` replaces the access token (an RDT). ``retry_failures``: whether a 5xx or
-        a broken connection may be retried (default: for idempotent methods only).
+        ``data_elements``: send a restricted data token for this request's method and path
+        with these data elements instead of the access token. ``retry_failures``: whether
+        a 5xx or a broken connection may be retried (default: for idempotent methods only).
         """
         pacer = self._pacer(request)
         if retry_failures is None:
             retry_failures = request.method in _RETRY_ON_FAILURE
+        elements = None if data_elements is None else tuple(data_elements)
         waited = 0.0
-        renewed = token is not None  # an RDT is this command's own: never renewed
+        renewed = False  # the token (access or restricted) is renewed once per request
         for attempt in range(1, self.policy.max_attempts + 1):
             coming = pacer.wait_needed()
             if coming >= WAIT_WORTH_SAYING and self._notify is not None:
@@ -151,7 +180,11 @@ class Caller:
             if paced >= 0.05:
                 log.info("waited %.2f s for the usage plan of %s", paced, request.path)
             headers = {
-                "x-amz-access-token": token or self._access_token(),
+                "x-amz-access-token": (
+                    self._access_token()
+                    if elements is None
+                    else self._restricted_token(request.method, request.path, elements)
+                ),
                 "user-agent": user_agent(),
                 "accept": "application/json",
             }
@@ -186,10 +219,15 @@ class Caller:
                     "x-amzn-RateLimit-Limit",
                     one_line(answer.headers.get("x-amzn-ratelimit-limit", "none"), 20),
                 )
-                if not renewed and refuses_token(answer) and attempt < self.policy.max_attempts:
-                    renewed = True
-                    self._renew(request, answer)
-                    continue
+                if not renewed and attempt < self.policy.max_attempts:
+                    if elements is not None and refuses_restricted_token(answer):
+                        renewed = True
+                        self._forget_restricted(request, answer, elements)
+                        continue
+                    if elements is None and refuses_token(answer):
+                        renewed = True
+                        self._renew(request, answer)
+                        continue
                 if answer.status != 429 and answer.status < 500:
                     return answer
                 if answer.status == 429:
@@ -231,6 +269,20 @@ class Caller:
                 error.hint,
             ) from None
 
+    def _forget_restricted(
+        self, request: ApiRequest, answer: Answer, elements: tuple[str, ...]
+    ) -> None:
+        """Amazon refused the RDT (expired on its clock, or invalid): the next attempt
+        obtains a new one, whose own refusal, if any, is Amazon's answer."""
+        log.info(
+            "%s: the SP-API refused the restricted data token: %s (request id %s); "
+            "obtaining a new one",
+            request.describe(),
+            answer.summary(),
+            answer.request_id,
+        )
+        self._restricted.pop((request.method, request.path, elements), None)
+
     def _pacer(self, request: ApiRequest) -> Pacer:
         key = f"{request.method} {request.path}"  # one operation, roughly
         if key not in self._pacers:
@@ -262,11 +314,24 @@ class Caller:
 
     # -- restricted data tokens and pages ----------------------------------------------
 
-    def restricted_data_token(self, method: str, path: str, data_elements: list[str]) -> str:
-        """An RDT for ``method path`` with these data elements (amazon.md section 9)."""
+    def _restricted_token(self, method: str, path: str, elements: tuple[str, ...]) -> str:
+        """The RDT held for ``method path`` and these elements, or a new one when none is
+        held or the one held is due for renewal."""
+        key = (method, path, elements)
+        held = self._restricted.get(key)
+        if held is None or self._clock() >= held.renew_at:
+            if held is not None:
+                log.info("the restricted data token for %s %s is due; renewing it", method, path)
+            self.restricted_data_token(method, path, elements)
+            held = self._restricted[key]
+        return held.value
+
+    def restricted_data_token(self, method: str, path: str, data_elements: Sequence[str]) -> str:
+        """A new RDT for ``method path`` with these data elements (amazon.md section 9),
+        held for this request's later pages and attempts until it is due for renewal."""
         resource: dict[str, object] = {"method": method, "path": path}
         if data_elements:
-            resource["dataElements"] = data_elements
+            resource["dataElements"] = list(data_elements)
         request = ApiRequest(
             "POST",
             RDT_PATH,
@@ -274,6 +339,7 @@ class Caller:
             headers=(("content-type", "application/json"),),
         )
         # Asking for a token twice does no harm: retried like a GET.
+        asked_at = self._clock()
         answer = self.send(request, retry_failures=True)
         if not answer.ok:
             raise status_error(answer, f"the restricted data token for {method} {path}")
@@ -286,14 +352,28 @@ class Caller:
                 "try again; report it if it persists",
             )
         register_secret(rdt)  # a secret like the access token, and of no known shape
-        log.info("got a restricted data token for %s %s (%s)", method, path, data_elements)
+        lifetime = body.get("expiresIn") if isinstance(body, dict) else None
+        renew_at = float("inf")  # no lifetime given: renewed when Amazon refuses it
+        if type(lifetime) is int and 0 < lifetime <= MAX_RDT_LIFETIME:
+            # Counted from the request, which Amazon answered later: never late.
+            renew_at = asked_at + lifetime - min(RDT_RENEW_MARGIN, lifetime / 4)
+        self._restricted[(method, path, tuple(data_elements))] = _RestrictedToken(rdt, renew_at)
+        log.info(
+            "got a restricted data token for %s %s (%s), expiresIn %s",
+            method,
+            path,
+            list(data_elements),
+            one_line(str(lifetime), 20),
+        )
         return rdt
 
-    def pages(self, request: ApiRequest, *, token: str | None = None) -> Iterator[Answer]:
+    def pages(
+        self, request: ApiRequest, *, data_elements: Sequence[str] | None = None
+    ) -> Iterator[Answer]:
         """Each page's answer in turn; stops after the last page or an error status."""
         seen: set[bytes] = set()
         for _ in range(MAX_PAGES):
-            answer = self.send(request, token=token)
+            answer = self.send(request, data_elements=data_elements)
             yield answer
             if not answer.ok:
                 return
@@ -314,6 +394,19 @@ class Caller:
             f"{request.describe()} has more than {MAX_PAGES} pages; stopped",
             "narrow the request (a shorter date range) and export it in parts",
         )
+
+
+def _tls_context(endpoint: str) -> ssl.SSLContext | bool:
+    """httpx's ``verify`` for a client that talks to ``endpoint`` alone (requests go to
+    the endpoint's paths, redirects are not followed). Amazon's https endpoints get httpx's
+    default, certifi's CA bundle. A plain http:// endpoint (the emulator, a local proxy
+    through SPCONNECT_SPAPI_URL) never uses TLS, so it gets a context that trusts no one
+    instead: loading the CA bundle costs some 20 ms, twice Python's start-up, on every
+    ``spconnect api``; and were TLS ever attempted with it, verification would fail
+    rather than pass."""
+    if endpoint.lower().startswith("https:"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostnames checked
 
 
 def next_token(body: object) -> tuple[str, str] | None:
@@ -345,6 +438,17 @@ _VENDOR = "payload.pagination.nextToken"
 # APIs that take pagination.nextToken back as pageToken; the newer ones (Data Kiosk,
 # Fulfillment Inbound 2024-03-20, ...) call it paginationToken.
 _PAGE_TOKEN_APIS = ("/catalog/", "/listings/")
+# GET operations whose next page takes the token as the only parameter. The references of
+# getReports and getFeeds (Reports and Feeds APIs 2021-06-30, and their 2020-09-04
+# versions), as published in amzn-sp-api 1.13.0: "To get the next page of results, call
+# the getReports operation and include this token as the only parameter. Specifying
+# nextToken with any other parameters will cause the request to fail."
+_TOKEN_ALONE = (
+    "/reports/2021-06-30/reports",
+    "/feeds/2021-06-30/feeds",
+    "/reports/2020-09-04/reports",
+    "/feeds/2020-09-04/feeds",
+)
 
 
 def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
@@ -363,6 +467,8 @@ def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
     if body is not None and request.method not in ("GET", "HEAD", "DELETE"):
         # A POST search takes its next token in the body it was sent with.
         return replace(request, body=json.dumps({**body, name: token}).encode())
+    if request.method == "GET" and request.path in _TOKEN_ALONE:
+        return replace(request, query=((name, token),))
     return request.with_query(name, token)
 
 
