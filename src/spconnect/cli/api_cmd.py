@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from spconnect.api_command import ApiOptions, run
-from spconnect.cli.common import ProfileOpt, VerboseOpt, setup_verbose
+from spconnect.cli.common import PlainHelpCommand, ProfileOpt, VerboseOpt, setup_verbose
 
 
 def api(
@@ -107,4 +107,4 @@ def api(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("api")(api)
+    app.command("api", cls=PlainHelpCommand)(api)

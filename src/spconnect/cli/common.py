@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import sys
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from spconnect.errors import UsageError
 from spconnect.names import clean_pasted, is_profile_name
@@ -153,3 +154,17 @@ def read_secret(*, from_stdin: bool, what: str, flag: str) -> str:
         raise UsageError(f"the {what} is empty", f"pipe it in with {flag} or type it at the prompt")
     register_secret(value)
     return value
+
+
+class PlainHelpCommand(TyperCommand):
+    """Help without Typer's type labels where a name says it already: no `<bool>` on
+    flags, which take no value (issue 9, item 14), and no `<str>` after an argument's
+    own metavar (`PATH`, `COMMAND [ARGS]...`)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperOption) and param.is_flag:
+                param.metavar = ""
+            elif isinstance(param, TyperArgument) and param.metavar:
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+        super().format_help(ctx, formatter)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from spconnect import child_process
-from spconnect.cli.common import ProfileOpt, VerboseOpt, setup_verbose
+from spconnect.cli.common import PlainHelpCommand, ProfileOpt, VerboseOpt, setup_verbose
 from spconnect.cli.token_cmd import Grantless
 from spconnect.redaction import register_secret
 
@@ -63,4 +63,6 @@ def exec_(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("exec", context_settings={"allow_interspersed_args": False})(exec_)
+    app.command("exec", cls=PlainHelpCommand, context_settings={"allow_interspersed_args": False})(
+        exec_
+    )

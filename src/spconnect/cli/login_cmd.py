@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO, cast
 
 import typer
-from typer.core import TyperCommand, TyperOption
 
 from spconnect import accounts
 from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
 from spconnect.cli.common import (
     InsecureStorageOpt,
+    PlainHelpCommand,
     ProfileOpt,
     VerboseOpt,
     read_secret,
@@ -726,17 +726,7 @@ def relay_page(
     say(relay.steps)
 
 
-class _Command(TyperCommand):
-    """Help without a `<bool>` label on flags, which take no value (issue 9, item 14)."""
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        for param in self.get_params(ctx):
-            if isinstance(param, TyperOption) and param.is_flag:
-                param.metavar = ""
-        super().format_help(ctx, formatter)
-
-
-class _LoginCommand(_Command):
+class _LoginCommand(PlainHelpCommand):
     """`login --help` also says which capture mode the configured apps get."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
@@ -781,6 +771,6 @@ def _capture_modes_here() -> str | None:
 
 def register(app: typer.Typer) -> None:
     app.command("login", cls=_LoginCommand)(login)
-    app.command("reauth", cls=_Command)(reauth)
-    app.command("logout", cls=_Command)(logout)
-    app.command("relay-page", cls=_Command)(relay_page)
+    app.command("reauth", cls=PlainHelpCommand)(reauth)
+    app.command("logout", cls=PlainHelpCommand)(logout)
+    app.command("relay-page", cls=PlainHelpCommand)(relay_page)
