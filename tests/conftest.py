@@ -338,3 +338,12 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     yield f"{postgres_server}{separator}options=-csearch_path%3D{schema}"
     with psycopg.connect(postgres_server, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def deploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Invite-server deployments against the emulator (tests/serve_harness.py)."""
+    from tests.serve_harness import deployments
+
+    with deployments(tmp_path, monkeypatch) as make:
+        yield make

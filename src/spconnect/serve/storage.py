@@ -70,24 +70,25 @@ class RecipientKey:
 
 @dataclass(frozen=True)
 class Invite:
-    """One row of ``invites``; times are seconds since the epoch."""
+    """One row of ``invites``; times are seconds since the epoch. The defaults are a
+    fresh pending invite's."""
 
     id: str
     key_id: str
     profile: str
-    marketplace: str | None  # a marketplace id; None for an open-enrollment entry
+    marketplace: str | None  # a marketplace id
     kind: str
-    reauth: bool
-    expected_selling_partner_id: str | None
-    note: str | None
-    status: str
-    selling_partner_id: str | None
     created_at: int
     expires_at: int
-    connected_at: int | None
-    failure: str | None
-    open_enrollment: bool
-    sealed: str | None
+    reauth: bool = False
+    expected_selling_partner_id: str | None = None
+    note: str | None = None
+    status: str = PENDING
+    selling_partner_id: str | None = None
+    connected_at: int | None = None
+    failure: str | None = None
+    open_enrollment: bool = False
+    sealed: str | None = None
 
 
 _INVITE_COLUMNS = tuple(f.name for f in fields(Invite))
