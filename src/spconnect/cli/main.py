@@ -99,6 +99,7 @@ def _register_commands() -> None:
         demo_cmd,
         exec_cmd,
         login_cmd,
+        serve_cmd,
         status_cmd,
         switch_cmd,
         token_cmd,
@@ -113,6 +114,7 @@ def _register_commands() -> None:
     switch_cmd.register(app)
     app.command("demo")(demo_cmd.demo)
     completion_cmd.register(app)
+    serve_cmd.register(app)
 
 
 _register_commands()
