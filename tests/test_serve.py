@@ -284,6 +284,20 @@ def test_open_enrollment_takes_a_seller_amazon_sent_without_an_invite(deploy: De
     assert d.admin("GET", "/admin/v1/info").json()["open_enrollment"] is True
 
 
+def test_open_enrollment_records_the_marketplace_the_seller_came_from(deploy: Deploy) -> None:
+    d = deploy(login_uri=LOGIN_URI, open_enrollment=True)
+    seller = d.emulator.state.add_account("Tokyo Shop", region="fe")
+    browser = d.browser()
+    hop = browser.request(
+        "GET",
+        login_uri_visit(d, seller.selling_partner_id),
+        headers={"Referer": "https://sellercentral.amazon.co.jp/"},
+    )
+    assert browser.go(hop.headers["location"]).status_code == 200
+    (entry,) = d.admin("GET", "/admin/v1/invites").json()["invites"]
+    assert entry["marketplace"] == "JP"
+
+
 def test_open_enrollment_leaves_nothing_for_a_refused_consent(deploy: Deploy) -> None:
     d = deploy(login_uri=LOGIN_URI, open_enrollment=True)
     d.emulator.state.add_account("Acme Shop")
