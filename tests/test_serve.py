@@ -164,6 +164,17 @@ def test_amazons_consent_error_is_explained(deploy: Deploy) -> None:
     assert d.status(invite["id"])["failure"].startswith("Amazon answered MD5101")
 
 
+def test_an_amazon_error_without_state_is_explained_and_changes_nothing(deploy: Deploy) -> None:
+    d = deploy()
+    invite = d.invite()
+    answer = d.browser().request(
+        "GET",
+        f"{REDIRECT_URI}?" + urlencode({"error": "invalid_request", "error_description": "MD1000"}),
+    )
+    assert answer.status_code == 400 and "MD1000" in answer.text and "version=beta" in answer.text
+    assert untouched(d, invite)
+
+
 def test_an_expired_invite_cannot_be_used(deploy: Deploy) -> None:
     d = deploy()
     invite = d.invite(expires_in=60)

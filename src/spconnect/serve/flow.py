@@ -332,7 +332,13 @@ class InviteService:
     def _answer(self, params: Mapping[str, str], browser: str | None) -> Reply:
         state = params.get("state", "")
         if not state or len(state) > MAX_VALUE_CHARS:
-            return _page(400, pages.foreign_answer_page("Amazon's answer carries no state."))
+            # Not bound to any invite, so nothing changes; an Amazon error is still worth
+            # explaining to whoever landed here (amazon.md section 10).
+            return (
+                self._refused(None, params, self.now())
+                if params.get("error")
+                else _page(400, pages.foreign_answer_page("Amazon's answer carries no state."))
+            )
         if browser is None:
             return _page(
                 400,
