@@ -106,6 +106,7 @@ _MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("switch_cmd", ("switch",)),
     ("demo_cmd", ("demo",)),
     ("completion_cmd", ("completion",)),
+    ("serve_cmd", ("serve",)),
 )
 _registered: list[str] = []
 _ROOT_VALUE_OPTIONS = ("-p", "--profile")
