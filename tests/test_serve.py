@@ -231,20 +231,29 @@ def test_a_reauth_invite_refuses_another_seller_before_the_exchange(deploy: Depl
 
 
 def test_the_login_uri_hop_continues_for_the_browser_that_started(deploy: Deploy) -> None:
+    """Real Amazon's website flow goes straight to the redirect URI (amazon.md section 3);
+    a seller who, after opening the invite, authorizes from the app's Appstore page in the
+    same browser reaches the Login URI instead, and the invite's cookie carries it on."""
     d = deploy(login_uri=LOGIN_URI)
     seller = d.emulator.state.add_account("Acme Shop")
     invite = d.invite()
     browser = d.browser()
-    answer = connect(d, invite, seller.selling_partner_id, browser)
+    assert browser.request("GET", invite["url"]).status_code == 200
+    started = browser.request("POST", invite["url"])  # the cookie; Amazon's consent URL
+    first_state = query_of(started.headers["location"])["state"]
+    d.emulator.state.auto_approve = seller.selling_partner_id
+    hop = browser.request(
+        "POST", f"{d.emulator.url}/apps/appstore/authorize", data={"application_id": d.app.app_id}
+    )
+    assert hop.headers["location"].startswith(LOGIN_URI)
+    answer = browser.go(hop.headers["location"])
     assert answer.status_code == 200, answer.text
     visited = browser.visited()
-    hop = next(u for u in visited if u.startswith(LOGIN_URI))
     confirm = next(u for u in visited if "/apps/authorize/confirm/" in u)
     assert confirm.startswith(d.emulator.url)  # the relative callback, on the consent host
     continued = query_of(confirm)
-    assert continued["amazon_state"] == query_of(hop)["amazon_state"]
+    assert continued["amazon_state"] == query_of(hop.headers["location"])["amazon_state"]
     assert continued["redirect_uri"] == REDIRECT_URI and continued["version"] == "beta"
-    first_state = query_of(next(u for u in visited if "/apps/authorize/consent" in u))["state"]
     assert continued["state"] != first_state  # a fresh state replaced the first
     assert d.status(invite["id"])["status"] == "connected"
     assert "login_uri_hop" in [e.event for e in d.storage.audit_log(invite["id"])]
@@ -499,10 +508,10 @@ def test_two_instances_on_postgresql_share_the_sellers_path(
     on_first = d.browser()
     started = on_first.request("POST", invite["url"])
     d.emulator.state.auto_approve = seller.selling_partner_id
-    hop = on_first.request("GET", started.headers["location"])  # Amazon -> Login URI
-    assert hop.headers["location"].startswith(LOGIN_URI)
+    amazon = on_first.request("GET", started.headers["location"])  # approved at Amazon
+    assert amazon.headers["location"].startswith(REDIRECT_URI)
     on_first.server_url = other.url  # from here on, the other instance answers
-    answer = on_first.go(hop.headers["location"])
+    answer = on_first.go(amazon.headers["location"])
     assert answer.status_code == 200 and "Connected" in answer.text, answer.text
     described = d.status(invite["id"])
     assert described["status"] == "connected"
