@@ -19,15 +19,21 @@ from spconnect.store import default_profile
 PROFILE_BEFORE_COMMAND = "spconnect.profile_before_command"
 
 
-def profile_names(incomplete: str = "") -> list[str]:
-    """Configured profile names starting with ``incomplete`` (shell completion)."""
+def configured_names(section: str, incomplete: str) -> list[str]:
+    """Names in a section of the config ("profiles", "apps", "servers") starting with
+    ``incomplete`` (shell completion)."""
     try:
         from spconnect.store.config import load_config
 
-        names = load_config().profiles
+        names = getattr(load_config(), section)
     except Exception:  # a broken config completes nothing; the command will explain
         return []
     return sorted(name for name in names if name.startswith(incomplete))
+
+
+def profile_names(incomplete: str = "") -> list[str]:
+    """Configured profile names starting with ``incomplete`` (shell completion)."""
+    return configured_names("profiles", incomplete)
 
 
 # Named without Click's "(env var: ...)": the value may have come from -p before the command.
@@ -78,6 +84,10 @@ ProfileOpt = Annotated[
         "`spconnect switch`, else 'default'). Also accepted before the command.",
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Same as --yes: replace a profile of another account or region."),
+]
 InsecureStorageOpt = Annotated[
     bool,
     typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
@@ -122,6 +132,29 @@ def choices(kind: type[Choice]) -> Callable[[object], Choice]:
     return parse
 
 
+def shown(text: object) -> str:
+    """One value of a table or line, safe to show (secrets masked, no controls)."""
+    return for_display(str(text), multiline=False)
+
+
+def safe_document(value: object) -> object:
+    """A --json document with every string made safe: scripts show these to people."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {key: safe_document(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [safe_document(item) for item in value]
+    return value
+
+
+def rich_output() -> bool:
+    """Tables for a person (a terminal, colours allowed), plain lines for a pipe."""
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def say(message: str) -> None:
     """A message for the person (stderr), through the display filter like every other
     output: secrets masked, control characters stripped (multi-line messages keep their
@@ -143,10 +176,21 @@ def stdin_is_terminal() -> bool:
         return False
 
 
+# Far above any secret spconnect takes (LWA values are at most 2048 bytes, amazon.md
+# section 1), far below what would hurt: stdin is bounded like every outside input.
+MAX_SECRET_INPUT = 64 * 1024
+
+
 def read_secret(*, from_stdin: bool, what: str, flag: str) -> str:
     """A secret from stdin (``--*-stdin``) or a hidden prompt; never from argv."""
     if from_stdin:
-        value = clean_pasted(sys.stdin.read())
+        raw = sys.stdin.read(MAX_SECRET_INPUT + 1)
+        if len(raw) > MAX_SECRET_INPUT:
+            raise UsageError(
+                f"the {what} on stdin is longer than {MAX_SECRET_INPUT // 1024} KiB",
+                f"pipe in the {what} alone with {flag}",
+            )
+        value = clean_pasted(raw)
     elif stdin_is_terminal():
         import getpass
 

@@ -17,6 +17,7 @@ from typer.core import TyperCommand, TyperOption
 from spconnect import accounts
 from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
 from spconnect.cli.common import (
+    ForceOpt,
     InsecureStorageOpt,
     ProfileOpt,
     VerboseOpt,
@@ -461,12 +462,7 @@ def login(
         ),
     ] = False,
     yes: YesOpt = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Same as --yes: replace a profile of another account or region."
-        ),
-    ] = False,
+    force: ForceOpt = False,
     expect_seller: ExpectSellerOpt = None,
     from_url: FromUrlOpt = None,
     insecure_storage: InsecureStorageOpt = False,

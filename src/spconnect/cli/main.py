@@ -98,7 +98,9 @@ def _register_commands() -> None:
         completion_cmd,
         demo_cmd,
         exec_cmd,
+        invite_cmd,
         login_cmd,
+        server_cmd,
         status_cmd,
         switch_cmd,
         token_cmd,
@@ -113,6 +115,8 @@ def _register_commands() -> None:
     switch_cmd.register(app)
     app.command("demo")(demo_cmd.demo)
     completion_cmd.register(app)
+    app.add_typer(server_cmd.app, name="server")
+    app.add_typer(invite_cmd.app, name="invite")
 
 
 _register_commands()
