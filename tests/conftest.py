@@ -308,3 +308,42 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The throw-away PostgreSQL cluster scripts/with-postgres starts (its URL)."""
+    url = os.environ.get("SPCONNECT_TEST_POSTGRES_URL", "")
+    if not url:
+        skip_or_fail("no PostgreSQL: run the tests through ./scripts/test (scripts/with-postgres)")
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=5).close()
+    except Exception as exc:
+        skip_or_fail(f"the PostgreSQL at SPCONNECT_TEST_POSTGRES_URL is not usable: {exc}")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty schema of the test cluster, as a URL whose search_path is it: each
+    test sees its own tables, as a new database would show them."""
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in postgres_server else "?"
+    yield f"{postgres_server}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def deploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Invite-server deployments against the emulator (tests/serve_harness.py)."""
+    from tests.serve_harness import deployments
+
+    with deployments(tmp_path, monkeypatch) as make:
+        yield make

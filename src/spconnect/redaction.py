@@ -98,15 +98,25 @@ def register_secret(value: str | None) -> None:
         _registered[value] = re.compile(_encoded(value))
 
 
+def forget_secret(value: str | None) -> None:
+    """Stop masking a value this process no longer holds. A long-running process (the
+    invite server, which handles a code and tokens per seller) forgets each seller's
+    once done with them, so that neither memory nor ``redact``'s work grows with every
+    seller served; the shape patterns below still catch them."""
+    if value:
+        _registered.pop(value, None)
+
+
 def redact(text: str) -> str:
     """Mask every registered secret and every secret-shaped substring of ``text``, in
     plain or encoded form."""
-    # Longest first, so that a secret containing another is masked whole.
-    for value in sorted(_registered, key=len, reverse=True):
+    # Longest first, so that a secret containing another is masked whole. A snapshot of
+    # the pairs: another thread may register or forget a value meanwhile (the server).
+    for value, encoded in sorted(_registered.items(), key=lambda item: len(item[0]), reverse=True):
         if value in text:
             text = text.replace(value, MASK)
         if "%" in text or "\\" in text or "&" in text or "+" in text:
-            text = _registered[value].sub(MASK, text)
+            text = encoded.sub(MASK, text)
     for pattern, _kind in _SHAPES:
         text = pattern.sub(MASK, text)
     for pattern in _CODE_PATTERNS:

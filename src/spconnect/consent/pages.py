@@ -31,8 +31,9 @@ _STYLE = (
 )
 
 
-def page(title: str, body_html: str, *, tone: str = "") -> bytes:
-    """A complete page; ``body_html`` must already be escaped by the caller."""
+def page(title: str, body_html: str, *, tone: str = "", style: str = "") -> bytes:
+    """A complete page; ``body_html`` must already be escaped by the caller, and
+    ``style`` is CSS added to the page's own."""
     heading = (
         f'<h1 class="{tone}">{html.escape(title)}</h1>'
         if tone
@@ -42,7 +43,7 @@ def page(title: str, body_html: str, *, tone: str = "") -> bytes:
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         "<meta name=referrer content=no-referrer>"
-        f"<title>{html.escape(title)} - spconnect</title><style>{_STYLE}</style></head>"
+        f"<title>{html.escape(title)} - spconnect</title><style>{_STYLE}{style}</style></head>"
         f"<body><main>{heading}{body_html}</main></body></html>"
     )
     return document.encode("utf-8")

@@ -240,8 +240,13 @@ class Emulator:
     def start(self) -> Emulator:
         # Loopback only: the emulator is for this machine's tests and demos.
         self._server = _Server(("127.0.0.1", self._port), self)
+        # A short poll: stop() waits for the loop to notice, and every test stops one
+        # (the default 0.5 s poll cost each test half a second at teardown).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="spconnect-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="spconnect-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self

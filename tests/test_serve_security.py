@@ -1,0 +1,287 @@
+"""The invite server faces the internet (issue 11, "Security"): the admin token, size
+caps, rate limits, headers on every answer, and the admin API's strictness. The real
+server in a thread, as in test_serve.py."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from spconnect.serve.ratelimit import RateLimiter
+from tests.serve_harness import (
+    ADMIN_TOKEN,
+    LOGIN_URI,
+    PUBLIC_URL,
+    REDIRECT_URI,
+    Deploy,
+    Deployment,
+)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        f"Bearer {ADMIN_TOKEN}x",
+        f"Bearer {ADMIN_TOKEN[:-1]}",
+        f"Basic {ADMIN_TOKEN}",
+        f"Bearer {'x' * 5000}",
+    ],
+)
+def test_the_admin_api_wants_the_token(deploy: Deploy, authorization: str | None) -> None:
+    d = deploy()
+    headers = {} if authorization is None else {"Authorization": authorization}
+    for method, path in [
+        ("GET", "/admin/v1/invites"),
+        ("GET", "/admin/v1/info"),
+        ("POST", "/admin/v1/keys"),
+        ("GET", "/admin/v1/no-such-thing"),  # 401 too: the API's shape stays hidden
+        ("GET", "/admin"),
+    ]:
+        answer = d.admin_http.request(method, d.server.url + path, headers=headers, json={})
+        assert answer.status_code == 401, (method, path, answer.text)
+        assert answer.json() == {"error": "unauthorized"}
+        assert answer.headers["www-authenticate"] == "Bearer"
+    assert d.admin("GET", "/admin/v1/invites").status_code == 200
+
+
+def test_info_describes_the_app(deploy: Deploy) -> None:
+    d = deploy(login_uri=LOGIN_URI)
+    info = d.admin("GET", "/admin/v1/info").json()
+    assert info["app"] == "Acme Sync" and info["client_id"] == d.app.client_id
+    assert info["app_id"] == d.app.app_id and info["kind"] == "seller"
+    assert info["public_url"] == PUBLIC_URL and info["open_enrollment"] is False
+    assert info["version"]
+
+
+KEY = "<the registered key>"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ([], "bad_request"),
+        ({"profile": "a", "marketplace": "US"}, "bad_request"),  # no key_id
+        ({"key_id": KEY, "profile": "a", "marketplace": "US", "extra": 1}, "bad_request"),
+        ({"key_id": KEY, "profile": "../etc", "marketplace": "US"}, "bad_request"),
+        ({"key_id": KEY, "profile": "a", "marketplace": "XX"}, "bad_marketplace"),
+        ({"key_id": KEY, "profile": "a", "marketplace": "US", "expires_in": 59}, "bad_request"),
+        (
+            {"key_id": KEY, "profile": "a", "marketplace": "US", "expires_in": 31 * 86400},
+            "bad_request",
+        ),
+        ({"key_id": KEY, "profile": "a", "marketplace": "US", "expires_in": True}, "bad_request"),
+        ({"key_id": KEY, "profile": "a", "marketplace": "US", "note": "x" * 201}, "bad_request"),
+        (
+            {"key_id": KEY, "profile": "a", "marketplace": "US", "note": "a\x1b[31mred"},
+            "bad_request",
+        ),
+        ({"key_id": KEY, "profile": "a", "marketplace": "US", "vendor": "yes"}, "bad_request"),
+        (
+            {
+                "key_id": KEY,
+                "profile": "a",
+                "marketplace": "US",
+                "expected_selling_partner_id": "lower",
+            },
+            "bad_request",
+        ),
+        ({"key_id": "k-unknown", "profile": "a", "marketplace": "US"}, "unknown_key"),
+    ],
+)
+def test_a_malformed_invite_request_is_refused(deploy: Deploy, body: Any, error: str) -> None:
+    d = deploy()
+    if isinstance(body, dict) and body.get("key_id") == KEY:
+        body = {**body, "key_id": d.key_id}
+    answer = d.admin("POST", "/admin/v1/invites", body=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == error and answer.json()["message"]
+    assert d.admin("GET", "/admin/v1/invites").json()["invites"] == []
+
+
+def test_the_admin_api_takes_json_only(deploy: Deploy) -> None:
+    d = deploy()
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    url = d.server.url + "/admin/v1/keys"
+    form = d.admin_http.post(url, headers=headers, data={"public_key": d.keys.public_key})
+    assert form.status_code == 415
+    broken = d.admin_http.post(
+        url, headers={**headers, "Content-Type": "application/json"}, content=b"{nope"
+    )
+    assert broken.status_code == 400 and broken.json()["error"] == "bad_request"
+    nested = d.admin_http.post(
+        url, headers={**headers, "Content-Type": "application/json"}, content=b"[" * 50_000
+    )
+    assert nested.status_code == 400
+    bad_key = d.admin("POST", "/admin/v1/keys", body={"public_key": "not-a-key"})
+    assert bad_key.status_code == 400
+
+
+def test_registering_a_key_twice_answers_the_same_id(deploy: Deploy) -> None:
+    d = deploy()
+    again = d.admin("POST", "/admin/v1/keys", body={"public_key": d.keys.public_key, "label": "x"})
+    assert again.status_code == 201 and again.json()["key_id"] == d.key_id
+
+
+def test_pulled_and_revoked_follow_the_status(deploy: Deploy) -> None:
+    d = deploy()
+    invite = d.invite()
+    pending_pull = d.admin("POST", f"/admin/v1/invites/{invite['id']}/pulled")
+    assert pending_pull.status_code == 409 and pending_pull.json()["error"] == "not_connected"
+    assert d.admin("GET", "/admin/v1/invites/unknown-id-0000000000").status_code == 404
+    assert d.admin("DELETE", "/admin/v1/invites/x").status_code == 404
+    assert d.admin("DELETE", f"/admin/v1/invites/{invite['id']}").status_code == 200
+    assert d.admin("DELETE", f"/admin/v1/invites/{invite['id']}").status_code == 200
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(deploy: Deploy) -> None:
+    d = deploy()
+    invite = d.invite()
+    big_admin = d.admin(
+        "POST", "/admin/v1/invites", body={"key_id": d.key_id, "note": "x" * 70_000}
+    )
+    assert big_admin.status_code == 413 and big_admin.json()["error"] == "too_large"
+    browser = d.browser()
+    big_form = browser.request("POST", invite["url"], data={"x": "y" * 9000})
+    assert big_form.status_code == 413 and "set-cookie" not in big_form.headers
+
+    # A body announced small but sent without a length (chunked) is counted as it comes.
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"z" * 4096
+
+    chunked = httpx.post(
+        d.server.url + invite["url"][len(PUBLIC_URL) :],
+        content=chunks(),
+        headers={"Host": "connect.example.test", "X-Forwarded-Proto": "https"},
+    )
+    assert chunked.status_code == 413
+    assert d.status(invite["id"])["status"] == "pending"
+    assert [e.event for e in d.storage.audit_log(invite["id"])] == ["invite_created"]
+
+
+def test_a_content_length_is_judged_before_any_byte_arrives(deploy: Deploy) -> None:
+    """The server answers 413 to the head alone: it never waits for the body."""
+    d = deploy()
+    with socket.create_connection(("127.0.0.1", d.server.port), timeout=5) as raw:
+        raw.sendall(
+            b"POST /admin/v1/invites HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+        )
+        head = raw.recv(4096)
+    assert head.startswith(b"HTTP/1.1 413 ")
+
+
+def test_long_addresses_and_heads_are_refused(deploy: Deploy) -> None:
+    d = deploy()
+    browser = d.browser()
+    assert browser.request("GET", f"{REDIRECT_URI}?state={'a' * 9000}").status_code == 414
+    assert browser.request("GET", f"{PUBLIC_URL}/{'a' * 3000}").status_code == 414
+    huge_head = browser.request("GET", PUBLIC_URL + "/healthz", headers={"X-Big": "a" * 20_000})
+    assert huge_head.status_code >= 400
+
+
+def test_public_paths_are_rate_limited_per_client(deploy: Deploy) -> None:
+    d = deploy(rate_limit=5)
+    invite = d.invite()
+    first = d.browser(address="203.0.113.1")
+    answers = [first.request("GET", invite["url"]).status_code for _ in range(7)]
+    assert answers[:5] == [200] * 5 and answers[5:] == [429, 429]
+    limited = first.history[-1]
+    assert int(limited.headers["retry-after"]) >= 1 and "Too many requests" in limited.text
+    # Another address has its own bucket; the admin API and the health check have none.
+    assert d.browser(address="203.0.113.2").request("GET", invite["url"]).status_code == 200
+    assert all(d.admin("GET", "/admin/v1/invites").status_code == 200 for _ in range(8))
+    assert all(first.request("GET", PUBLIC_URL + "/healthz").status_code == 200 for _ in range(8))
+
+
+def test_a_bucket_refills_with_time_and_idle_clients_are_forgotten() -> None:
+    now = [1000.0]
+    limiter = RateLimiter(60, max_clients=4, clock=lambda: now[0])
+    assert [limiter.wait_needed("a") for _ in range(60)] == [0.0] * 60
+    assert limiter.wait_needed("a") == pytest.approx(1.0)
+    now[0] += 1.0  # 60 a minute: one more a second
+    assert limiter.wait_needed("a") == 0.0
+    for client in "bcdefgh":
+        limiter.wait_needed(client)
+    assert len(limiter._buckets) <= 4
+
+
+def test_x_forwarded_for_counts_only_from_the_trusted_proxy(deploy: Deploy) -> None:
+    """With no proxy trusted, a client cannot pick a fresh bucket per request."""
+    d = deploy(rate_limit=3, forwarded_allow_ips="192.0.2.1")
+    invite = d.invite()
+    statuses = [
+        d.browser(address=f"203.0.113.{n}").request("GET", invite["url"]).status_code
+        for n in range(1, 6)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def every_kind_of_answer(d: Deployment) -> list[httpx.Response]:
+    invite = d.invite()
+    browser = d.browser()
+    answers = [
+        browser.request("GET", invite["url"]),  # the invite page
+        browser.request("POST", invite["url"]),  # 303 to Amazon
+        browser.request("GET", f"{PUBLIC_URL}/i/{'Z' * 22}"),  # 404
+        browser.request("GET", f"{PUBLIC_URL}/nothing"),  # 404
+        browser.request("DELETE", invite["url"]),  # 405
+        browser.request("GET", REDIRECT_URI),  # the answer path, empty
+        browser.request("GET", f"{REDIRECT_URI}?state=forged"),  # 400
+        browser.request("GET", f"{LOGIN_URI}?amazon_callback_uri=/x&amazon_state=s"),  # 302
+        d.browser(address="198.51.100.1").request(
+            "GET", f"{LOGIN_URI}?amazon_callback_uri=/x&amazon_state=s"
+        ),  # 403: no consent started in that browser
+        browser.request("GET", PUBLIC_URL + "/healthz", headers={"X-Big": "a" * 20_000}),  # 431
+        browser.request("GET", f"{PUBLIC_URL}/healthz"),
+        browser.request("POST", invite["url"], data={"x": "y" * 9000}),  # 413
+        browser.request("GET", f"{REDIRECT_URI}?state={'a' * 9000}"),  # 414
+        d.admin("GET", "/admin/v1/invites"),
+        d.admin("GET", "/admin/v1/invites", token="wrong"),  # 401
+        d.admin("GET", "/admin/v1/invites/nope-nope-nope-nope"),  # 404 JSON
+    ]
+    answers += [browser.request("GET", invite["url"]) for _ in range(3)]  # 429 at last
+    return answers
+
+
+def test_every_answer_carries_the_security_headers(deploy: Deploy) -> None:
+    d = deploy(login_uri=LOGIN_URI, rate_limit=10)
+    answers = every_kind_of_answer(d)
+    assert {a.status_code for a in answers} == {
+        200, 302, 303, 400, 401, 403, 404, 405, 413, 414, 429, 431
+    }  # fmt: skip
+    for answer in answers:
+        headers = answer.headers
+        csp = headers["content-security-policy"]
+        for directive in (
+            "default-src 'none'",
+            "style-src 'unsafe-inline'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ):
+            assert directive in csp, (answer.request.url, csp)
+        assert "script-src" not in csp and "http" not in csp.replace(d.emulator.url, "")
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["cache-control"] == "no-store"
+        assert "server" not in headers
+        if headers.get("content-type", "").startswith("text/html"):
+            # Self-contained: no script, no external style, image or font.
+            for tag in ("<script", "<link", "<img", "src=", "@import", "url("):
+                assert tag not in answer.text, (answer.request.url, tag)
+
+
+def test_the_invite_form_may_go_to_its_central_only(deploy: Deploy) -> None:
+    d = deploy()
+    page = d.browser().request("GET", d.invite()["url"])
+    assert f"form-action 'self' {d.emulator.url};" in page.headers["content-security-policy"]
+    other = d.browser().request("GET", f"{PUBLIC_URL}/healthz")
+    assert "form-action 'none'" in other.headers["content-security-policy"]
