@@ -469,15 +469,21 @@ def _check_account(
     held = existing.selling_partner_id if existing else None
     new = opened.selling_partner_id
     if invite.reauth:
-        expected = invite.expected_selling_partner_id or held
-        for account in (expected, held):
-            if account is not None and account != new:
-                raise LoginIncomplete(
-                    f"invite {invite.id} renews selling partner {account}, but Amazon "
-                    f"authorized {new}; nothing was changed",
-                    f"ask the seller to sign in as {account} and open a new reauth invite, "
-                    f"or invite {new} into another profile",
-                )
+        expected = invite.expected_selling_partner_id
+        if expected is not None and expected != new:
+            raise LoginIncomplete(
+                f"invite {invite.id} renews selling partner {expected}, but Amazon "
+                f"authorized {new}; nothing was changed",
+                f"ask the seller to sign in as {expected} and open a new reauth invite, "
+                f"or invite {new} into another profile",
+            )
+        if held is not None and held != new:
+            raise LoginIncomplete(
+                f"invite {invite.id} renews selling partner {new}, but profile {profile!r} "
+                f"belongs to {held} now; nothing was changed",
+                f"pull it into another profile with a new invite for {new}; "
+                f"`spconnect invite create -p {profile} --reauth` renews {held}",
+            )
         return
     if existing is None or force:
         return
