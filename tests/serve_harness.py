@@ -64,6 +64,7 @@ class Browser:
     cookies: dict[str, str] = field(default_factory=dict)
     set_cookies: list[str] = field(default_factory=list)
     history: list[httpx.Response] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(timeout=30)
@@ -81,6 +82,7 @@ class Browser:
                 sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         else:
             target = url
+        self.addresses.append(url)
         response = self.http.request(method, target, data=data, headers=sent)
         if url.startswith(PUBLIC_URL):
             for header in response.headers.get_list("set-cookie"):
@@ -102,14 +104,9 @@ class Browser:
         raise AssertionError(f"more than {hops} redirects")
 
     def visited(self) -> list[str]:
-        """The addresses this browser was sent to, public ones under PUBLIC_URL."""
-        shown = []
-        for response in self.history:
-            url = str(response.request.url)
-            if url.startswith(self.server_url):
-                url = PUBLIC_URL + url[len(self.server_url) :]
-            shown.append(url)
-        return shown
+        """The addresses this browser was sent to, as the browser saw them (public ones
+        under PUBLIC_URL)."""
+        return list(self.addresses)
 
     def close(self) -> None:
         self.http.close()
@@ -134,6 +131,8 @@ class Deployment:
     keys: sealing.KeyPair
     key_id: str
     admin_http: httpx.Client
+    # Another instance of the server on the same database (several behind one domain).
+    another_instance: Callable[[], tuple[Storage, ServerThread]]
     browsers: list[Browser] = field(default_factory=list)
 
     def admin(
@@ -214,21 +213,29 @@ def deployments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dep
             open_enrollment=open_enrollment,
             rate_limit=rate_limit,
         )
-        storage = open_storage(database or str(tmp_path / f"invites-{made}.db"))
-        stack.callback(storage.close)
-        storage.set_admin_token(ADMIN_TOKEN, int(time.time()), replace=False)
+        url = database or str(tmp_path / f"invites-{made}.db")
         clock = Clock()
-        lwa = LwaClient(emulator.token_url, retry=RetryPolicy(max_attempts=1))
-        server = ServerThread(
-            build_app(settings, storage, app.client_secret, lwa=lwa, clock=clock),
-            forwarded_allow_ips=forwarded_allow_ips,
-        )
-        stack.enter_context(server)
+
+        def instance() -> tuple[Storage, ServerThread]:
+            """A server process of this deployment: its own storage connections to the
+            shared database, its own LWA client and rate limits (nothing else shared)."""
+            storage = open_storage(url)
+            stack.callback(storage.close)
+            lwa = LwaClient(emulator.token_url, retry=RetryPolicy(max_attempts=1))
+            server = ServerThread(
+                build_app(settings, storage, app.client_secret, lwa=lwa, clock=clock),
+                forwarded_allow_ips=forwarded_allow_ips,
+            )
+            stack.enter_context(server)
+            return storage, server
+
+        storage, server = instance()
+        storage.set_admin_token(ADMIN_TOKEN, int(time.time()), replace=False)
         admin_http = httpx.Client(timeout=30)
         stack.callback(admin_http.close)
         keys = sealing.generate_key_pair()
         deployment = Deployment(
-            emulator, app, settings, storage, server, clock, keys, "", admin_http
+            emulator, app, settings, storage, server, clock, keys, "", admin_http, instance
         )
         answer = deployment.admin("POST", "/admin/v1/keys", body={"public_key": keys.public_key})
         assert answer.status_code == 201, answer.text

@@ -459,3 +459,31 @@ def test_no_request_value_reaches_a_location_header(deploy: Deploy) -> None:
     locations = [r.headers["location"] for r in browser.history if "location" in r.headers]
     assert len(locations) == 2
     assert all(loc.startswith(d.emulator.url + "/apps/authorize/") for loc in locations)
+
+
+@pytest.mark.postgres
+def test_two_instances_on_postgresql_share_the_sellers_path(
+    deploy: Deploy, postgres_url: str
+) -> None:
+    """Several instances behind one domain: the seller starts on one and Amazon's answer
+    reaches another (a load balancer's choice); the database alone carries the state."""
+    d = deploy(database=postgres_url, login_uri=LOGIN_URI)
+    _, other = d.another_instance()
+    seller = d.emulator.state.add_account("Acme Shop")
+    invite = d.invite()
+    on_first = d.browser()
+    started = on_first.request("POST", invite["url"])
+    d.emulator.state.auto_approve = seller.selling_partner_id
+    hop = on_first.request("GET", started.headers["location"])  # Amazon -> Login URI
+    assert hop.headers["location"].startswith(LOGIN_URI)
+    on_first.server_url = other.url  # from here on, the other instance answers
+    answer = on_first.go(hop.headers["location"])
+    assert answer.status_code == 200 and "Connected" in answer.text, answer.text
+    described = d.status(invite["id"])
+    assert described["status"] == "connected"
+    assert d.opened(described)["selling_partner_id"] == seller.selling_partner_id
+    # The same answer at the first instance now: already used, nothing exchanged again.
+    on_first.server_url = d.server.url
+    answer_url = next(u for u in on_first.visited() if u.startswith(REDIRECT_URI))
+    assert "Connected" in on_first.request("GET", answer_url).text
+    assert d.code_exchanges() == 1

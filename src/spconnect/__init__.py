@@ -18,7 +18,15 @@ starts here.
 
 from __future__ import annotations
 
+import sys
+
 from spconnect._version import __version__
+
+# httpx imports its optional command line (click, rich, pygments: about 60 ms, which
+# would double a token refresh's imports) whenever click is installed, as uvicorn, which
+# the `serve` extra brings, installs it. spconnect never runs that command line: a None
+# entry makes httpx's `from ._main import main` fail, and httpx falls back to a stub.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 # Not `from typing import TYPE_CHECKING`: typing costs ~15 ms, more than Python's start-up.
 TYPE_CHECKING = False

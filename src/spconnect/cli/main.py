@@ -100,6 +100,7 @@ def _register_commands() -> None:
         exec_cmd,
         invite_cmd,
         login_cmd,
+        serve_cmd,
         server_cmd,
         status_cmd,
         switch_cmd,
@@ -115,6 +116,7 @@ def _register_commands() -> None:
     switch_cmd.register(app)
     app.command("demo")(demo_cmd.demo)
     completion_cmd.register(app)
+    serve_cmd.register(app)
     app.add_typer(server_cmd.app, name="server")
     app.add_typer(invite_cmd.app, name="invite")
 
