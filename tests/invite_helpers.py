@@ -73,6 +73,24 @@ class Remote:
         finally:
             browser.close()
 
+    def amazon_starts(self, account: Account) -> httpx.Response:
+        """The seller presses Authorize now on the app's Appstore page (no invite): Amazon
+        sends the browser to the Login URI, the server takes it on, Amazon's consent is
+        approved as ``account``."""
+        self.emulator.state.auto_approve = account.selling_partner_id
+        started = httpx.post(
+            f"{self.emulator.url}/apps/appstore/authorize",
+            data={"application_id": self.app.app_id},
+            timeout=10,
+        )
+        assert started.status_code == 302, started.text
+        assert started.headers["location"].startswith(LOGIN_URI)
+        browser = Browser(self.server.url)
+        try:
+            return browser.go(started.headers["location"])
+        finally:
+            browser.close()
+
     def invites(self) -> list[dict[str, Any]]:
         result = self.cli.ok("invite", "list", "--json")
         document: dict[str, Any] = json.loads(result.stdout)
@@ -111,10 +129,16 @@ class Remote:
 
 @pytest.fixture
 def remote_setup(
-    cli: Cli, emulator: Emulator, secret_service: None, tmp_path: Path
+    request: pytest.FixtureRequest,
+    cli: Cli,
+    emulator: Emulator,
+    secret_service: None,
+    tmp_path: Path,
 ) -> Iterator[Remote]:
     """App 'demo' configured in the developer's CLI (keyring), a running server for it
-    (not paired yet: tests pair it with ``remote.add_server()``)."""
+    (not paired yet: tests pair it with ``remote.add_server()``). Indirect parameters:
+    extra ``spconnect serve`` flags (``--open-enrollment``)."""
+    extra_flags: tuple[str, ...] = tuple(getattr(request, "param", ()))
     app = emulator.state.register_app("demo", redirect_uris=[REDIRECT_URI], login_uri=LOGIN_URI)
     add_app(cli, app)
     # The server's side: its own config directory and the secret from the environment.
@@ -132,7 +156,7 @@ def remote_setup(
     database = tmp_path / "invites.db"
     server = ServeProcess(
         server_side, "--app", "demo", "--public-url", PUBLIC_URL, "--db", str(database),
-        "--rate-limit", "0",
+        "--rate-limit", "0", *extra_flags,
     )  # fmt: skip
     try:
         found = re.search(r"admin token: (\S+)", server.output())

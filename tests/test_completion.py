@@ -65,7 +65,7 @@ def test_bash_completes_the_invite_commands_and_server_names(cli: Cli) -> None:
     from tests.test_invite_config import SERVER
 
     assert bash(cli, "inv") == ["invite"]
-    assert bash(cli, "invite", "") == ["create", "list", "pull"]
+    assert bash(cli, "invite", "") == ["create", "list", "pull", "revoke"]
     assert bash(cli, "server", "") == ["add", "list", "remove"]
     cli.config_dir.mkdir(parents=True)
     (cli.config_dir / "config.toml").write_text(SERVER + SERVER.replace(".prod]", ".staging]"))

@@ -12,6 +12,7 @@ import tomllib
 from spconnect.errors import ExitCode
 from spconnect.serve import sealing
 from tests.invite_helpers import PUBLIC_URL, Remote, remote_setup
+from tests.serve_harness import Browser
 
 pytestmark = pytest.mark.keyring
 remote = remote_setup  # the fixture, under the name the tests use
@@ -297,3 +298,53 @@ def test_server_remove_forgets_token_key_and_settings(paired: Remote) -> None:
     assert remote.keyring_value("server-token:prod") is None
     assert remote.keyring_value("server-key:prod") is None
     assert remote.cli.run("invite", "list").returncode == ExitCode.NOT_SET_UP
+
+
+@pytest.mark.parametrize("remote", [("--open-enrollment",)], indirect=True)
+def test_an_open_enrollment_entry_becomes_a_profile_named_by_its_seller(paired: Remote) -> None:
+    remote = paired
+    seller = remote.emulator.state.add_account("Appstore Shop")
+    answer = remote.amazon_starts(seller)
+    assert answer.status_code == 200 and "Connected" in answer.text, answer.text
+    (entry,) = remote.invites()
+    assert entry["open_enrollment"] is True and entry["status"] == "connected"
+    table = remote.cli.ok("invite", "list").stdout
+    assert seller.selling_partner_id in table and "connected" in table
+
+    pulled = remote.cli.run("invite", "pull")
+    assert pulled.returncode == 0, pulled.output
+    name = seller.selling_partner_id
+    assert f"stored profile {name!r}" in pulled.stderr
+    profile = config(remote)["profiles"][name]  # type: ignore[index]
+    assert profile["selling_partner_id"] == name and profile["marketplace"] == "ATVPDKIKX0DER"
+    assert remote.cli.ok("token", "-p", name).stdout.startswith("Atza|")
+
+
+def test_revoke_withdraws_an_invite_and_asks_for_a_connected_one(paired: Remote) -> None:
+    remote = paired
+    seller = remote.emulator.state.add_account("Acme Shop")
+    pending = remote.create("acme", "--marketplace", "US")
+    connected = remote.create("beta", "--marketplace", "US")
+    remote.connect(connected, seller)
+
+    revoked = remote.cli.run("invite", "revoke", remote.invite_id(pending))
+    assert revoked.returncode == 0, revoked.output
+    assert "(it was pending)" in revoked.stderr
+    browser = Browser(remote.server.url)
+    assert browser.request("GET", pending).status_code != 200  # the link no longer works
+    browser.close()
+
+    asked = remote.cli.run("invite", "revoke", remote.invite_id(connected))
+    assert asked.returncode == ExitCode.USAGE
+    assert f"selling partner {seller.selling_partner_id} waits to be pulled" in asked.stderr
+    assert remote.sealed(remote.invite_id(connected))
+    remote.cli.ok("invite", "revoke", remote.invite_id(connected), "--yes")
+    assert remote.sealed(remote.invite_id(connected)) is None
+    statuses = {i["id"]: i["status"] for i in remote.invites()}
+    assert set(statuses.values()) == {"revoked"}
+    assert "Nothing to pull" in remote.cli.ok("invite", "pull").stderr
+
+    unknown = remote.cli.run("invite", "revoke", "no-such-invite-0000")
+    assert unknown.returncode == ExitCode.USAGE and "not_found" in unknown.stderr
+    bad = remote.cli.run("invite", "revoke", "../../admin")
+    assert bad.returncode == ExitCode.USAGE and "is not an invite id" in bad.stderr

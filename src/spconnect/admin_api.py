@@ -215,6 +215,11 @@ class AdminApi:
             raise self._not_the_api("GET", path, "sealed is not a string")
         return invite, sealed
 
+    def revoke(self, invite_id: str) -> Invite:
+        """Withdraw an invite: its link stops working; a sealed blob is deleted."""
+        path = _invite_path(invite_id)
+        return self._invite(self._call("DELETE", path), "DELETE", path)
+
     def mark_pulled(self, invite_id: str) -> None:
         """Tell the server the authorization is stored here: it deletes the sealed blob."""
         self._call("POST", _invite_path(invite_id) + "/pulled")

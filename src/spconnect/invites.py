@@ -205,6 +205,16 @@ def list_invites(ws: Workspace, server: str | None) -> tuple[str, list[Invite]]:
     return name, servers.api_for(ws, name).invites()
 
 
+def find_invite(ws: Workspace, server: str | None, invite_id: str) -> tuple[str, Invite]:
+    """One invite of a paired server (without its sealed text)."""
+    name = servers.resolve_server_name(ws, server)
+    return name, servers.api_for(ws, name).invite(invite_id)[0]
+
+
+def revoke_invite(ws: Workspace, server: str, invite_id: str) -> Invite:
+    return servers.api_for(ws, server).revoke(invite_id)
+
+
 def invite_link(ws: Workspace, server: str, invite: Invite) -> str | None:
     """The link of a pending invite (docs/serve-api.md: ``<public-url>/i/<id>``)."""
     if invite.status != "pending" or invite.open_enrollment:

@@ -43,6 +43,7 @@ app = typer.Typer(
         spconnect invite create -p acme --marketplace DE --note "Acme GmbH"
         spconnect invite list
         spconnect invite pull
+        spconnect invite revoke 8GHRbBZrHFI-oV6228z9Qg
     """,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, as the root's (cli/main.py)
@@ -366,3 +367,40 @@ def pull(
     if result.pulled:
         say("Next: spconnect token -p PROFILE (spconnect status --all shows them)")
     raise typer.Exit(result.exit_code)
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    invite_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID", help="The invite's id (`spconnect invite list`).", show_default=False
+        ),
+    ],
+    server: ServerOpt = None,
+    yes: YesOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Withdraw an invite: its link stops working, and a sealed token not yet pulled is
+    deleted on the server (asks first for a connected one).
+
+    Examples:
+
+    \b
+        spconnect invite revoke 8GHRbBZrHFI-oV6228z9Qg
+        spconnect invite revoke 8GHRbBZrHFI-oV6228z9Qg --server prod --yes
+    """
+    setup_verbose(verbose)
+    _no_profile(ctx)
+    ws = Workspace()
+    name, current = invites.find_invite(ws, server, invite_id)
+    if current.status == "connected":
+        confirm_destructive(
+            f"invite {invite_id} is connected: the authorization of selling partner "
+            f"{current.selling_partner_id} waits to be pulled, and revoking deletes it",
+            yes=yes,
+            command=f"spconnect invite revoke {invite_id} --yes",
+        )
+    revoked = invites.revoke_invite(ws, name, invite_id)
+    say(f"Revoked invite {revoked.id} on server {name!r} (it was {current.status}).")
