@@ -348,3 +348,58 @@ def test_revoke_withdraws_an_invite_and_asks_for_a_connected_one(paired: Remote)
     assert unknown.returncode == ExitCode.USAGE and "not_found" in unknown.stderr
     bad = remote.cli.run("invite", "revoke", "../../admin")
     assert bad.returncode == ExitCode.USAGE and "is not an invite id" in bad.stderr
+
+
+def test_pull_exit_codes_for_a_rejected_secret_and_an_unreachable_server(paired: Remote) -> None:
+    remote = paired
+    seller = remote.emulator.state.add_account("Acme Shop")
+    link = remote.create("acme", "--marketplace", "US")
+    remote.connect(link, seller)
+    # No profile uses the app yet, so a wrong secret is stored without a check...
+    wrong = "amzn1.oa2-cs.v1." + "0" * 64
+    remote.cli.ok("app", "set-secret", "demo", "--client-secret-stdin", input=wrong)
+    rejected = remote.cli.run("invite", "pull")
+    assert rejected.returncode == ExitCode.CLIENT_REJECTED, rejected.output
+    assert "spconnect app set-secret demo" in rejected.stderr
+    assert "profiles" not in config(remote) or not config(remote)["profiles"]
+    assert remote.sealed(remote.invite_id(link))
+    # ...and the right one lets the same invite through.
+    remote.cli.ok(
+        "app", "set-secret", "demo", "--client-secret-stdin", input=remote.app.client_secret
+    )
+
+    remote.server.stop()
+    down = remote.cli.run("invite", "pull")
+    assert down.returncode == ExitCode.AMAZON_UNAVAILABLE, down.output
+    assert f"cannot reach the invite server 'prod' at {remote.server.url}" in down.stderr
+    assert remote.cli.run("invite", "list").returncode == ExitCode.AMAZON_UNAVAILABLE
+    assert remote.keyring_value("profile:acme") is None
+
+
+def test_several_servers_need_server_and_file_storage_works_too(remote: Remote) -> None:
+    # Pairing into the 0600 file store, chosen explicitly, as `app add --insecure-storage`.
+    added = remote.add_server("--insecure-storage")
+    assert added.returncode == 0, added.output
+    assert "not an encrypted keyring" in added.stderr
+    assert config(remote)["storage"] == "file"
+    secrets_file = remote.cli.config_dir / "secrets.json"
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    stored = json.loads(secrets_file.read_text())
+    assert stored["server-token:prod"] == remote.admin_token and "server-key:prod" in stored
+
+    assert remote.add_server(name="staging").returncode == 0
+    several = remote.cli.run("invite", "create", "-p", "acme", "--marketplace", "US")
+    assert several.returncode == ExitCode.USAGE
+    assert "several invite servers are paired (prod, staging)" in several.stderr
+    assert "--server NAME" in several.stderr
+    # The client secret went into the file store with the switch: add it there.
+    remote.cli.ok(
+        "app", "set-secret", "demo", "--client-secret-stdin", input=remote.app.client_secret
+    )
+    seller = remote.emulator.state.add_account("Acme Shop")
+    link = remote.create("acme", "--marketplace", "US", "--server", "staging")
+    remote.connect(link, seller)
+    pulled = remote.cli.run("invite", "pull", "--server", "staging")
+    assert pulled.returncode == 0, pulled.output
+    assert json.loads(secrets_file.read_text())["profile:acme"] == remote.refresh_token_of(seller)
+    assert "Nothing to pull" in remote.cli.ok("invite", "pull", "--server", "prod").stderr
