@@ -19,7 +19,18 @@ from tests.conftest import CONSOLE_SCRIPT, Cli, Seller, login_self_authorized
 
 pytestmark = pytest.mark.keyring
 
-HEAVY = ("typer", "rich", "httpx", "keyring", "pydantic", "pydantic_settings", "click")
+# The invite server's stack (the serve extra) too: nothing of it belongs on a token path.
+SERVE_STACK = ("starlette", "uvicorn", "psycopg")  # anyio and h11 come with httpx
+HEAVY = (
+    "typer",
+    "rich",
+    "httpx",
+    "keyring",
+    "pydantic",
+    "pydantic_settings",
+    "click",
+    *SERVE_STACK,
+)
 
 
 def imported_modules(cli: Cli, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -61,8 +72,9 @@ def test_cached_token_imports_none_of_the_heavy_libraries(cli: Cli, seller: Sell
             assert "collections" not in top_level, "the fast path imported collections"
 
 
-# Not click: httpx itself tries it (for its optional command line) and gives up at once.
-CLI_ONLY = ("typer", "rich", "questionary", "pydantic", "pydantic_settings")
+# click too: httpx imports it for its optional command line whenever it is installed (as
+# uvicorn installs it), which spconnect/__init__.py prevents.
+CLI_ONLY = ("typer", "rich", "questionary", "pydantic", "pydantic_settings", "click", *SERVE_STACK)
 
 
 @pytest.mark.parametrize("args", [("token",), ("token", "--force-refresh", "--format", "json")])

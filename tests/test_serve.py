@@ -164,6 +164,17 @@ def test_amazons_consent_error_is_explained(deploy: Deploy) -> None:
     assert d.status(invite["id"])["failure"].startswith("Amazon answered MD5101")
 
 
+def test_an_amazon_error_without_state_is_explained_and_changes_nothing(deploy: Deploy) -> None:
+    d = deploy()
+    invite = d.invite()
+    answer = d.browser().request(
+        "GET",
+        f"{REDIRECT_URI}?" + urlencode({"error": "invalid_request", "error_description": "MD1000"}),
+    )
+    assert answer.status_code == 400 and "MD1000" in answer.text and "version=beta" in answer.text
+    assert untouched(d, invite)
+
+
 def test_an_expired_invite_cannot_be_used(deploy: Deploy) -> None:
     d = deploy()
     invite = d.invite(expires_in=60)
@@ -282,6 +293,20 @@ def test_open_enrollment_takes_a_seller_amazon_sent_without_an_invite(deploy: De
         seller.selling_partner_id
     )
     assert d.admin("GET", "/admin/v1/info").json()["open_enrollment"] is True
+
+
+def test_open_enrollment_records_the_marketplace_the_seller_came_from(deploy: Deploy) -> None:
+    d = deploy(login_uri=LOGIN_URI, open_enrollment=True)
+    seller = d.emulator.state.add_account("Tokyo Shop", region="fe")
+    browser = d.browser()
+    hop = browser.request(
+        "GET",
+        login_uri_visit(d, seller.selling_partner_id),
+        headers={"Referer": "https://sellercentral.amazon.co.jp/"},
+    )
+    assert browser.go(hop.headers["location"]).status_code == 200
+    (entry,) = d.admin("GET", "/admin/v1/invites").json()["invites"]
+    assert entry["marketplace"] == "JP"
 
 
 def test_open_enrollment_leaves_nothing_for_a_refused_consent(deploy: Deploy) -> None:

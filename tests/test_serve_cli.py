@@ -19,7 +19,7 @@ from spconnect.emulator import Emulator
 from spconnect.emulator.state import EmulatedApp
 from spconnect.errors import ExitCode
 from spconnect.serve import sealing
-from tests.conftest import CONSOLE_SCRIPT, Cli
+from tests.conftest import CONSOLE_SCRIPT, Cli, Result
 from tests.serve_harness import LOGIN_URI, PUBLIC_URL, REDIRECT_URI, Browser
 
 
@@ -90,6 +90,11 @@ class ServeProcess:
         return self.output()
 
 
+def run_serve(cli: Cli, db: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """`spconnect serve` that is expected to stop before serving (a refusal)."""
+    return cli.run("serve", "--public-url", PUBLIC_URL, "--db", str(db), *args, env=env)
+
+
 def admin_tokens(text: str) -> list[str]:
     return re.findall(r"^admin token: (\S+)$", text, re.MULTILINE)
 
@@ -154,13 +159,8 @@ def test_the_login_uri_must_be_on_the_public_url_too(
 ) -> None:
     registered = emulator.state.register_app("demo", redirect_uris=[REDIRECT_URI])
     write_config(cli, {"demo": registered}, login_uri="https://other.example/login")
-    result = cli.run(
-        "serve",
-        "--public-url",
-        PUBLIC_URL,
-        "--db",
-        str(tmp_path / "x.db"),
-        env={"SPCONNECT_CLIENT_SECRET": registered.client_secret},
+    result = run_serve(
+        cli, tmp_path / "x.db", env={"SPCONNECT_CLIENT_SECRET": registered.client_secret}
     )
     assert result.returncode == ExitCode.USAGE
     assert "Login URI https://other.example/login is not on --public-url" in " ".join(
@@ -171,18 +171,10 @@ def test_the_login_uri_must_be_on_the_public_url_too(
 def test_a_missing_client_secret_is_exit_3(cli: Cli, app: EmulatedApp, tmp_path: Path) -> None:
     del cli.env["SPCONNECT_CLIENT_SECRET"]
     db = tmp_path / "invites.db"
-    result = cli.run("serve", "--public-url", PUBLIC_URL, "--db", str(db))
+    result = run_serve(cli, db)
     assert result.returncode == ExitCode.NOT_SET_UP, result.output
     assert "SPCONNECT_CLIENT_SECRET" in result.stderr and "--client-secret-file" in result.stderr
-    missing = cli.run(
-        "serve",
-        "--public-url",
-        PUBLIC_URL,
-        "--db",
-        str(db),
-        "--client-secret-file",
-        str(tmp_path / "nope"),
-    )
+    missing = run_serve(cli, db, "--client-secret-file", str(tmp_path / "nope"))
     assert missing.returncode == ExitCode.NOT_SET_UP and "cannot read" in missing.stderr
     assert not db.exists()
 
@@ -208,7 +200,7 @@ def test_a_database_password_is_not_taken_as_an_argument(cli: Cli, app: Emulated
 def test_an_unusable_database_is_exit_7(cli: Cli, app: EmulatedApp, tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("")
-    result = cli.run("serve", "--public-url", PUBLIC_URL, "--db", str(blocked / "x.db"))
+    result = run_serve(cli, blocked / "x.db")
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE, result.output
     assert "Traceback" not in result.output
 
@@ -220,9 +212,7 @@ def test_a_taken_port_is_named(cli: Cli, app: EmulatedApp, tmp_path: Path) -> No
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = str(taken.getsockname()[1])
-        result = cli.run(
-            "serve", "--public-url", PUBLIC_URL, "--db", str(tmp_path / "x.db"), "--port", port
-        )
+        result = run_serve(cli, tmp_path / "x.db", "--port", port)
     assert result.returncode == ExitCode.USAGE and "--port" in result.stderr
 
 
@@ -235,14 +225,7 @@ def test_without_the_serve_extra_it_says_what_to_install(
     (fake / "__init__.py").write_text(
         "raise ModuleNotFoundError(\"No module named 'starlette'\", name='starlette')\n"
     )
-    result = cli.run(
-        "serve",
-        "--public-url",
-        PUBLIC_URL,
-        "--db",
-        str(tmp_path / "x.db"),
-        env={"PYTHONPATH": str(fake.parent)},
-    )
+    result = run_serve(cli, tmp_path / "x.db", env={"PYTHONPATH": str(fake.parent)})
     assert result.returncode == ExitCode.NOT_SET_UP, result.output
     assert "pip install 'spconnect[serve]'" in result.stderr
     assert "Traceback" not in result.output

@@ -285,3 +285,28 @@ def test_the_invite_form_may_go_to_its_central_only(deploy: Deploy) -> None:
     assert f"form-action 'self' {d.emulator.url};" in page.headers["content-security-policy"]
     other = d.browser().request("GET", f"{PUBLIC_URL}/healthz")
     assert "form-action 'none'" in other.headers["content-security-policy"]
+
+
+@pytest.mark.postgres
+def test_a_database_outage_is_a_503_and_the_server_recovers(
+    deploy: Deploy, postgres_url: str, postgres_server: str
+) -> None:
+    """PostgreSQL drops every connection (a restart, a failover): the request that finds
+    out gets the unavailable page, with the headers; the next one works again."""
+    import psycopg
+
+    d = deploy(database=postgres_url)
+    invite = d.invite()
+    browser = d.browser()
+    assert browser.request("GET", invite["url"]).status_code == 200
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+        )
+    outage = browser.request("GET", invite["url"])
+    assert outage.status_code == 503 and "try again" in outage.text.lower()
+    assert outage.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in outage.headers["content-security-policy"]
+    assert browser.request("GET", invite["url"]).status_code == 200
+    assert d.status(invite["id"])["status"] == "pending"

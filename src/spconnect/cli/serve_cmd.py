@@ -9,8 +9,8 @@ only when the command runs.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -216,10 +216,6 @@ def serve(
         spconnect server add prod --url https://connect.example.com --token-stdin
         spconnect invite create --server prod -p acme --marketplace DE
     """
-    if verbose:
-        import logging
-
-        logging.getLogger("spconnect").setLevel(logging.DEBUG)
     # Whatever the server creates (the SQLite file and its journal) is private.
     os.umask(0o077)
     database = db or default_database()
@@ -236,19 +232,18 @@ def serve(
             _INSTALL_HINT,
         ) from None
     settings = _settings(app_name, public_url, open_enrollment, rate_limit)
-    from spconnect.amazon.marketplaces import resolve_marketplace
+    from spconnect.amazon.marketplaces import central_url, resolve_marketplace
 
     marketplace = resolve_marketplace(enrollment_marketplace)
+    central_url(marketplace, settings.kind == "vendor")  # a vendor app needs a Vendor Central
     secret = _client_secret(client_secret_file)
     storage = _open(database)
-    token = secrets.token_urlsafe(32)
-    import time
-
+    token = _new_admin_token()
     if storage.set_admin_token(token, int(time.time()), replace=False):
         _announce_admin_token(token)
     del token
     listening = runner.bind(host, port)
-    runner.configure_logging()
+    runner.configure_logging(verbose=verbose)
     from spconnect.serve.storage import describe_database
 
     say(
@@ -278,11 +273,15 @@ def _open(database: str) -> Storage:
     return open_storage(database)
 
 
-def _rotate(database: str) -> None:
-    import time
+def _new_admin_token() -> str:
+    import secrets
 
+    return secrets.token_urlsafe(32)  # 256 bits (docs/serve-api.md, "Admin token")
+
+
+def _rotate(database: str) -> None:
     storage = _open(database)
-    token = secrets.token_urlsafe(32)
+    token = _new_admin_token()
     storage.set_admin_token(token, int(time.time()), replace=True)
     storage.close()
     _announce_admin_token(token)

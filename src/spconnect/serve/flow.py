@@ -277,8 +277,8 @@ class InviteService:
                 return refusal
             marketplace, vendor = self._marketplace(invite), invite.kind == "vendor"
         elif self.settings.open_enrollment:
-            marketplace = self._marketplace_of_referer(referer)
             vendor = self.settings.kind == "vendor"
+            marketplace = self._marketplace_of_referer(referer, vendor)
             if self.storage.newest_key() is None:
                 return _page(503, pages.unavailable_page())
         else:
@@ -314,27 +314,31 @@ class InviteService:
         )
         return Reply(302, location=location, set_cookie=self._mark(browser))
 
-    def _marketplace_of_referer(self, referer: str) -> Marketplace:
+    def _marketplace_of_referer(self, referer: str, vendor: bool) -> Marketplace:
         """For a flow Amazon started (no invite): relative Amazon addresses resolve on the
-        Central the browser came from, when its Referer names a catalogue host; else on
-        the configured marketplace's."""
+        Central the browser came from, when its Referer names a catalogue host of the
+        app's kind; else on the configured marketplace's."""
         try:
             parts = urlsplit(referer)
         except ValueError:
             return self.open_enrollment_marketplace
         if parts.scheme == "https" and parts.hostname in central_hosts():
             for marketplace in MARKETPLACES:
-                if parts.hostname in (
-                    urlsplit(marketplace.seller_central).hostname,
-                    urlsplit(marketplace.vendor_central or "").hostname,
-                ):
+                central = marketplace.vendor_central if vendor else marketplace.seller_central
+                if central and parts.hostname == urlsplit(central).hostname:
                     return marketplace
         return self.open_enrollment_marketplace
 
     def _answer(self, params: Mapping[str, str], browser: str | None) -> Reply:
         state = params.get("state", "")
         if not state or len(state) > MAX_VALUE_CHARS:
-            return _page(400, pages.foreign_answer_page("Amazon's answer carries no state."))
+            # Not bound to any invite, so nothing changes; an Amazon error is still worth
+            # explaining to whoever landed here (amazon.md section 10).
+            return (
+                self._refused(None, params, self.now())
+                if params.get("error")
+                else _page(400, pages.foreign_answer_page("Amazon's answer carries no state."))
+            )
         if browser is None:
             return _page(
                 400,

@@ -79,48 +79,49 @@ def connected_page(app_name: str, selling_partner_id: str) -> bytes:
     )
 
 
+def _trouble(title: str, *paragraphs: str) -> bytes:
+    """A page that reports a problem, one escaped paragraph per text."""
+    return page(title, "".join(f"<p>{_e(text)}</p>" for text in paragraphs if text), tone="bad")
+
+
 def unusable_invite_page(title: str, reason: str) -> bytes:
-    return page(
+    return _trouble(
         title,
-        f"<p>{_e(reason)}</p><p>Nothing was changed. If you still mean to authorize the app, "
-        "ask whoever sent you the link for a new one.</p>",
-        tone="bad",
+        reason,
+        "Nothing was changed. If you still mean to authorize the app, ask whoever sent you "
+        "the link for a new one.",
     )
 
 
 def refused_page(reason: str, advice: str) -> bytes:
-    return page(
-        "Authorization not completed",
-        f"<p>{_e(reason)}</p><p>{_e(advice)}</p>",
-        tone="bad",
-    )
+    return _trouble("Authorization not completed", reason, advice)
 
 
 def foreign_answer_page(reason: str) -> bytes:
-    return page(
+    return _trouble(
         "This answer cannot be used",
-        f"<p>{_e(reason)}</p><p>Nothing was changed. Open your invite link again, in this "
-        "browser, and continue from there.</p>",
-        tone="bad",
+        reason,
+        "Nothing was changed. Open your invite link again, in this browser, and continue "
+        "from there.",
     )
 
 
 def needs_invite_page(app_name: str) -> bytes:
-    return page(
+    return _trouble(
         "An invite link is needed",
-        f"<p>Amazon sent you here to authorize <b>{_e(app_name)}</b>. This site connects "
-        "accounts by invitation only.</p><p>Nothing was changed. Ask the app's developer for "
-        "an invite link and open it in this browser; it takes you through Amazon again.</p>",
-        tone="bad",
+        f"Amazon sent you here to authorize {app_name}. This site connects accounts by "
+        "invitation only.",
+        "Nothing was changed. Ask the app's developer for an invite link and open it in this "
+        "browser; it takes you through Amazon again.",
     )
 
 
 def hop_refused_page(reason: str) -> bytes:
-    return page(
+    return _trouble(
         "This address cannot be continued",
-        f"<p>{_e(reason)}</p><p>Nothing was changed. This site only sends browsers on to "
-        "Amazon's own Seller Central and Vendor Central.</p>",
-        tone="bad",
+        reason,
+        "Nothing was changed. This site only sends browsers on to Amazon's own Seller Central "
+        "and Vendor Central.",
     )
 
 
@@ -133,11 +134,10 @@ def answer_expected_page() -> bytes:
 
 
 def unavailable_page() -> bytes:
-    return page(
+    return _trouble(
         "Please try again in a few minutes",
-        "<p>Amazon's sign-in service or this site's database did not answer in time. Nothing "
-        "was stored. Open your invite link again in a few minutes.</p>",
-        tone="bad",
+        "Amazon's sign-in service or this site's database did not answer in time. Nothing "
+        "was stored. Open your invite link again in a few minutes.",
     )
 
 

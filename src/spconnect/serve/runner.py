@@ -60,15 +60,16 @@ def build_app(
     return create_app(service, AdminApi(settings, storage, clock), limiter=limiter)
 
 
-def configure_logging() -> None:
-    """spconnect's and uvicorn's log records on stderr, through the redaction filter."""
+def configure_logging(*, verbose: bool = False) -> None:
+    """spconnect's and uvicorn's log records on stderr, through the redaction filter
+    (debug records too with ``verbose``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("spconnect serve: %(levelname)s %(message)s"))
     for name in ("spconnect", "uvicorn"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
         logger.propagate = False
     # Never configured by this process: uvicorn's access logger (query strings).
     logging.getLogger("uvicorn.access").disabled = True

@@ -92,6 +92,11 @@ def check_on_origin(public_url: str, uri: str, what: str) -> str:
             f"{public_url} (`spconnect app add`), or give the origin of {uri} as --public-url",
         )
     path = urlsplit(uri).path or "/"
+    if "{" in path or "}" in path:
+        raise UsageError(
+            f"the app's {what} {uri} has braces in its path, which spconnect serve cannot route",
+            f"register a {what} with a plain path, such as {public_url}/spconnect/callback",
+        )
     if path == HEALTH_PATH or path.startswith(RESERVED_PREFIXES) or path + "/" == ADMIN_PREFIX:
         raise UsageError(
             f"the app's {what} {uri} uses a path the server keeps for itself "

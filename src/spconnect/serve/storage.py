@@ -188,12 +188,16 @@ class _Pool:
     def give_back(self, connection: Any, *, broken: bool) -> None:
         with self._available:
             if broken:
-                self._count -= 1
-                with contextlib.suppress(Exception):
-                    connection.close()
+                # The server restarted or dropped us: the idle connections are most likely
+                # dead too, and each would fail one request before being found out.
+                for dead in (connection, *self._idle):
+                    with contextlib.suppress(Exception):
+                        dead.close()
+                self._count -= 1 + len(self._idle)
+                self._idle.clear()
             else:
                 self._idle.append(connection)
-            self._available.notify()
+            self._available.notify_all()
 
     def close(self) -> None:
         with self._available:
