@@ -364,8 +364,9 @@ def pull(
         f"Pulled {result.pulled} of {len(result.outcomes)} connected invites from server "
         f"{result.server!r}{others}."
     )
-    if result.pulled:
-        say("Next: spconnect token -p PROFILE (spconnect status --all shows them)")
+    stored = [o.profile for o in result.outcomes if o.exit_code == ExitCode.OK and o.profile]
+    if stored:
+        say(f"Next: spconnect token -p {stored[0]} (spconnect status --all shows every profile)")
     raise typer.Exit(result.exit_code)
 
 
