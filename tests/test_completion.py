@@ -61,6 +61,18 @@ def test_bash_completes_profile_and_app_names(cli: Cli, seller: Seller, emulator
     assert bash(cli, "app", "show", "") == ["demo"]
 
 
+def test_bash_completes_the_invite_commands_and_server_names(cli: Cli) -> None:
+    from tests.test_invite_config import SERVER
+
+    assert bash(cli, "inv") == ["invite"]
+    assert bash(cli, "invite", "") == ["create", "list", "pull", "revoke"]
+    assert bash(cli, "server", "") == ["add", "list", "remove"]
+    cli.config_dir.mkdir(parents=True)
+    (cli.config_dir / "config.toml").write_text(SERVER + SERVER.replace(".prod]", ".staging]"))
+    assert bash(cli, "invite", "pull", "--server", "") == ["prod", "staging"]
+    assert bash(cli, "server", "remove", "s") == ["staging"]
+
+
 def test_bash_completion_survives_a_broken_config(cli: Cli) -> None:
     cli.config_dir.mkdir(parents=True)
     (cli.config_dir / "config.toml").write_text("not toml [")

@@ -9,6 +9,9 @@ import pytest
 
 from spconnect.emulator import Emulator
 from tests.conftest import Cli, Seller, login_self_authorized
+from tests.invite_helpers import Remote, remote_setup
+
+remote = remote_setup  # the invite server and the developer's CLI (tests/invite_helpers.py)
 
 pytestmark = pytest.mark.keyring
 
@@ -93,15 +96,9 @@ def scenario(cli: Cli, seller: Seller, emulator: Emulator) -> dict[str, str]:
     return secrets
 
 
-def test_no_secret_reaches_output_or_files(cli: Cli, seller: Seller, emulator: Emulator) -> None:
-    secrets = scenario(cli, seller, emulator)
-    access_tokens = list(emulator.state.access_tokens)
-    assert len(access_tokens) >= 8
-    assert len(cli.history) >= 50  # the scenario really ran
-    restricted = list(emulator.state.restricted_tokens)
-    assert len(restricted) == 2  # api --rdt, with and without -v
-    secrets |= {f"restricted data token {n}": rdt for n, rdt in enumerate(restricted)}
-
+def assert_nothing_leaked(cli: Cli, secrets: dict[str, str], access_tokens: list[str]) -> None:
+    """No secret in any output, argv or file of the run; access tokens only on the stdout
+    of `spconnect token` and in the access-token caches."""
     for result in cli.history:
         for name, value in secrets.items():
             assert value not in result.stdout, f"{name} in stdout of {result.args}"
@@ -122,6 +119,18 @@ def test_no_secret_reaches_output_or_files(cli: Cli, seller: Seller, emulator: E
                 assert token.encode() not in data, f"access token in {path}"
 
 
+def test_no_secret_reaches_output_or_files(cli: Cli, seller: Seller, emulator: Emulator) -> None:
+    secrets = scenario(cli, seller, emulator)
+    access_tokens = list(emulator.state.access_tokens)
+    assert len(access_tokens) >= 8
+    assert len(cli.history) >= 50  # the scenario really ran
+    restricted = list(emulator.state.restricted_tokens)
+    assert len(restricted) == 2  # api --rdt, with and without -v
+    secrets |= {f"restricted data token {n}": rdt for n, rdt in enumerate(restricted)}
+
+    assert_nothing_leaked(cli, secrets, access_tokens)
+
+
 def test_no_command_takes_a_secret_as_an_argument(cli: Cli) -> None:
     commands = [
         ("app", "add"),
@@ -134,6 +143,13 @@ def test_no_command_takes_a_secret_as_an_argument(cli: Cli) -> None:
         ("app", "list"),
         ("api",),
         ("exec",),
+        ("server", "add"),
+        ("server", "list"),
+        ("server", "remove"),
+        ("invite", "create"),
+        ("invite", "list"),
+        ("invite", "pull"),
+        ("invite", "revoke"),
     ]
     for command in commands:
         help_text = cli.ok(*command, "--help").stdout
@@ -198,6 +214,53 @@ def test_consent_logins_leak_no_code_or_token(
         data = path.read_bytes()
         for value in secrets:
             assert value.encode() not in data, f"a secret in {path}"
+
+
+def test_invite_commands_leak_nothing(remote: Remote) -> None:
+    """Issue 11: pairing, invites and pulls, with and without -v, through their success
+    and failure paths; the admin token, the private key and every token Amazon issued
+    stay out of all output and every file but the secret store (and the access-token
+    cache, for access tokens)."""
+    cli, state = remote.cli, remote.emulator.state
+    wrong_token = "wrong-admin-token-" + "9" * 30
+    remote.add_server("-v", token=wrong_token)  # exit 3
+    assert remote.add_server("-v").returncode == 0
+    remote.add_server("--yes", "-v")  # re-paired, key kept
+    sellers = [state.add_account(f"Shop {n}") for n in range(4)]
+    links = [remote.create(f"shop{n}", "--marketplace", "US", "-v") for n in range(3)]
+    cli.ok("invite", "create", "-p", "shop3", "--marketplace", "DE", "--json", "-v")
+    for link, seller in zip(links, sellers[:3], strict=True):
+        remote.connect(link, seller)
+    cli.ok("invite", "list", "-v")
+    cli.ok("invite", "list", "--json", "-v")
+    state.revoke(remote.refresh_token_of(sellers[1]))
+    blob = remote.sealed(remote.invite_id(links[2]))
+    assert blob is not None
+    remote.set_sealed(remote.invite_id(links[2]), blob[:-3] + "AAA")
+    cli.run("invite", "pull", "-v")  # one pulled, one exit 4, one does not open
+    cli.run("invite", "pull")
+    remote.set_sealed(remote.invite_id(links[2]), blob)
+    assert cli.run("invite", "pull", "-v").returncode == 4  # shop2 pulled; shop1 still 4
+    assert cli.run("invite", "pull", "-v").returncode == 4
+    cli.ok("token", "-p", "shop0", "-v")
+    cli.ok("token", "-p", "shop2", "--format", "json")
+    cli.ok("server", "list", "-v")
+    cli.run("server", "remove", "prod", "-v")  # refused without a terminal
+    private_key = remote.keyring_value("server-key:prod")
+    assert private_key is not None
+    cli.ok("server", "remove", "prod", "--yes", "-v")
+
+    secrets = {
+        "admin token": remote.admin_token,
+        "wrong admin token": wrong_token,
+        "private key": private_key,
+        "client secret": remote.app.client_secret,
+        **{f"refresh token {n}": t for n, t in enumerate(state.refresh_tokens)},
+        **{f"code {n}": code for n, code in enumerate(state.codes)},
+    }
+    assert len(state.refresh_tokens) == 3 and len(state.codes) == 3  # three sellers connected
+    assert len(cli.history) >= 19  # the scenario ran (app add and every step above)
+    assert_nothing_leaked(cli, secrets, list(state.access_tokens))
 
 
 def _forms(value: str) -> list[str]:

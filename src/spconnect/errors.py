@@ -72,6 +72,14 @@ class AmazonUnavailable(SpconnectError):
     exit_code = ExitCode.AMAZON_UNAVAILABLE
 
 
+class ServerUnavailable(SpconnectError):
+    """The developer's invite server (``spconnect serve``) is unreachable, failing (5xx),
+    or answers something that is not its admin API (docs/serve-api.md): exit 6, as for
+    Amazon, since the remedy is the same (retry, check the network path)."""
+
+    exit_code = ExitCode.AMAZON_UNAVAILABLE
+
+
 class StorageUnavailable(SpconnectError):
     """No secure secret store, or the store is locked, hung or refused the value."""
 

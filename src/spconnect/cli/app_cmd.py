@@ -11,6 +11,7 @@ from spconnect import accounts
 from spconnect.cli.common import (
     InsecureStorageOpt,
     VerboseOpt,
+    configured_names,
     out,
     read_secret,
     say,
@@ -50,13 +51,7 @@ app = typer.Typer(
 
 def app_names(incomplete: str = "") -> list[str]:
     """Configured app names starting with ``incomplete`` (shell completion)."""
-    try:
-        from spconnect.store.config import load_config
-
-        names = load_config().apps
-    except Exception:  # a broken config completes nothing; the command will explain
-        return []
-    return sorted(name for name in names if name.startswith(incomplete))
+    return configured_names("apps", incomplete)
 
 
 NameArg = Annotated[

@@ -12,7 +12,7 @@ from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from spconnect.errors import UsageError
 from spconnect.names import clean_pasted, is_profile_name
-from spconnect.redaction import register_secret
+from spconnect.redaction import for_display, register_secret
 from spconnect.report import say as say  # where every command finds it
 from spconnect.store import default_profile
 
@@ -21,15 +21,21 @@ from spconnect.store import default_profile
 PROFILE_BEFORE_COMMAND = "spconnect.profile_before_command"
 
 
-def profile_names(incomplete: str = "") -> list[str]:
-    """Configured profile names starting with ``incomplete`` (shell completion)."""
+def configured_names(section: str, incomplete: str) -> list[str]:
+    """Names in a section of the config ("profiles", "apps", "servers") starting with
+    ``incomplete`` (shell completion)."""
     try:
         from spconnect.store.config import load_config
 
-        names = load_config().profiles
+        names = getattr(load_config(), section)
     except Exception:  # a broken config completes nothing; the command will explain
         return []
     return sorted(name for name in names if name.startswith(incomplete))
+
+
+def profile_names(incomplete: str = "") -> list[str]:
+    """Configured profile names starting with ``incomplete`` (shell completion)."""
+    return configured_names("profiles", incomplete)
 
 
 # Named without Click's "(env var: ...)": the value may have come from -p before the command.
@@ -80,6 +86,10 @@ ProfileOpt = Annotated[
         "`spconnect switch`, else 'default'). Also accepted before the command.",
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Same as --yes: replace a profile of another account or region."),
+]
 InsecureStorageOpt = Annotated[
     bool,
     typer.Option("--insecure-storage", help="Keep secrets in a 0600 file, not the keyring."),
@@ -124,6 +134,29 @@ def choices(kind: type[Choice]) -> Callable[[object], Choice]:
     return parse
 
 
+def shown(text: object) -> str:
+    """One value of a table or line, safe to show (secrets masked, no controls)."""
+    return for_display(str(text), multiline=False)
+
+
+def safe_document(value: object) -> object:
+    """A --json document with every string made safe: scripts show these to people."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {key: safe_document(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [safe_document(item) for item in value]
+    return value
+
+
+def rich_output() -> bool:
+    """Tables for a person (a terminal, colours allowed), plain lines for a pipe."""
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def out(text: str) -> None:
     """Data for scripts (stdout)."""
     sys.stdout.write(text)
@@ -137,10 +170,21 @@ def stdin_is_terminal() -> bool:
         return False
 
 
+# Far above any secret spconnect takes (LWA values are at most 2048 bytes, amazon.md
+# section 1), far below what would hurt: stdin is bounded like every outside input.
+MAX_SECRET_INPUT = 64 * 1024
+
+
 def read_secret(*, from_stdin: bool, what: str, flag: str) -> str:
     """A secret from stdin (``--*-stdin``) or a hidden prompt; never from argv."""
     if from_stdin:
-        value = clean_pasted(sys.stdin.read())
+        raw = sys.stdin.read(MAX_SECRET_INPUT + 1)
+        if len(raw) > MAX_SECRET_INPUT:
+            raise UsageError(
+                f"the {what} on stdin is longer than {MAX_SECRET_INPUT // 1024} KiB",
+                f"pipe in the {what} alone with {flag}",
+            )
+        value = clean_pasted(raw)
     elif stdin_is_terminal():
         import getpass
 

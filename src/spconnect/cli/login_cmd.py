@@ -16,6 +16,7 @@ import typer
 from spconnect import accounts
 from spconnect.amazon.marketplaces import Marketplace, resolve_marketplace
 from spconnect.cli.common import (
+    ForceOpt,
     InsecureStorageOpt,
     PlainHelpCommand,
     ProfileOpt,
@@ -471,12 +472,7 @@ def login(
         ),
     ] = False,
     yes: YesOpt = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Same as --yes: replace a profile of another account or region."
-        ),
-    ] = False,
+    force: ForceOpt = False,
     expect_seller: ExpectSellerOpt = None,
     from_url: FromUrlOpt = None,
     insecure_storage: InsecureStorageOpt = False,

@@ -107,6 +107,8 @@ _MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("demo_cmd", ("demo",)),
     ("completion_cmd", ("completion",)),
     ("serve_cmd", ("serve",)),
+    ("server_cmd", ("server",)),
+    ("invite_cmd", ("invite",)),
 )
 _registered: list[str] = []
 _ROOT_VALUE_OPTIONS = ("-p", "--profile")

@@ -9,8 +9,6 @@ markup escaped so that a name cannot style or link itself (issue 8, sections 2 a
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from typing import Annotated
 
@@ -18,30 +16,18 @@ import typer
 
 from spconnect import doctor as doctor_checks
 from spconnect import status as overview
-from spconnect.cli.common import ProfileOpt, VerboseOpt, out, setup_verbose
+from spconnect.cli.common import (
+    ProfileOpt,
+    VerboseOpt,
+    out,
+    rich_output,
+    safe_document,
+    setup_verbose,
+    shown,
+)
 from spconnect.errors import NotSetUp
 from spconnect.redaction import for_display
 from spconnect.workspace import Workspace
-
-
-def _shown(text: object) -> str:
-    """One value of a table or line, safe to show."""
-    return for_display(str(text), multiline=False)
-
-
-def _safe_document(value: object) -> object:
-    """The --json document with every string made safe: scripts show these to people."""
-    if isinstance(value, str):
-        return _shown(value)
-    if isinstance(value, dict):
-        return {key: _safe_document(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_safe_document(item) for item in value]
-    return value
-
-
-def _rich_output() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _when(timestamp: float | None) -> str:
@@ -134,7 +120,7 @@ def _rich(statuses: list[overview.ProfileStatus], default: overview.DefaultProfi
     from rich.table import Table
 
     def safe(text: object) -> str:
-        return escape(_shown(text))
+        return escape(shown(text))
 
     console = Console()
     console.print(safe(default.describe()), highlight=False)
@@ -222,13 +208,13 @@ def status(
             # Scripts get the document they parse, with the problem in it (issue 9).
             failure = (None if all_profiles else profile, error)
             empty = overview.to_json([], checked=check, default=default, failure=failure)
-            out(json.dumps(_safe_document(empty), indent=2) + "\n")
+            out(json.dumps(safe_document(empty), indent=2) + "\n")
         raise
     statuses = overview.overview(ws, names, check=check)
     if as_json:
-        document = _safe_document(overview.to_json(statuses, checked=check, default=default))
+        document = safe_document(overview.to_json(statuses, checked=check, default=default))
         out(json.dumps(document, indent=2) + "\n")
-    elif _rich_output():
+    elif rich_output():
         _rich(statuses, default)
     else:
         out(_plain(statuses, default))

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from spconnect.amazon import ids
 from spconnect.amazon.marketplaces import Region
 from spconnect.errors import NotSetUp, UsageError
-from spconnect.names import clean_pasted, is_profile_name
+from spconnect.names import clean_pasted, is_profile_name, is_visible_ascii
 from spconnect.store import files, paths
 from spconnect.store.cache import DEFAULT_REFRESH_MARGIN
 
@@ -175,6 +175,85 @@ def _https_uri(what: str) -> Check:
     return check
 
 
+# -- the invite server's addresses (issue 11): where the CLI reaches its admin API, and
+# the origin sellers see. Checked here so that a hand-edited file meets the same rules
+# as `spconnect server add`.
+
+MAX_URL_LENGTH = 2048
+MAX_SERVER_APP_NAME = 200
+_KEY_ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+
+
+def is_loopback_host(host: str) -> bool:
+    """An IP literal of the loopback range, or ``localhost`` (RFC 6761 section 6.3
+    reserves it for loopback)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an invite server's address, or None.
+
+    https, or plain http to a loopback address only: the admin token travels in every
+    request, and an invite link sent in clear could be rewritten on the way.
+    """
+    from urllib.parse import urlsplit
+
+    if not url or len(url) > MAX_URL_LENGTH or not is_visible_ascii(url):
+        return "must be one URL of visible characters (no spaces), at most 2048 long"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "must be an https URL, such as https://invites.example.com"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not have a query (?...) or a #fragment"
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return (
+            f"is plain http to {host}, which is not a loopback address: the admin token "
+            "and the invites would cross the network unencrypted; use https (plain http "
+            "is allowed for 127.0.0.1, ::1 and localhost only, such as an SSH tunnel)"
+        )
+    return None
+
+
+def _server_url(value: Any) -> str:
+    url = clean_pasted(_string(value)).rstrip("/")
+    problem = server_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url
+
+
+def _key_id(value: Any) -> str:
+    text = _string(value)
+    if not 0 < len(text) <= 128 or not all(c in _KEY_ID_CHARACTERS for c in text):
+        raise ValueError("must be the key id the server gave (letters, digits, '._:-')")
+    return text
+
+
+def _display_name(value: Any) -> str:
+    from spconnect.redaction import strip_controls
+
+    text = _string(value)
+    if not text.strip() or len(text) > MAX_SERVER_APP_NAME or strip_controls(text) != text:
+        raise ValueError(
+            f"must be a name of 1 to {MAX_SERVER_APP_NAME} characters without control characters"
+        )
+    return text
+
+
 def _marketplace_id(value: Any) -> str:
     from spconnect.amazon.marketplaces import by_id
 
@@ -280,6 +359,16 @@ _PROFILE_SCHEMA: dict[str, _Field] = {
 }
 
 
+_SERVER_SCHEMA: dict[str, _Field] = {
+    "url": _Field(_server_url),
+    "key_id": _Field(_key_id),
+    "public_url": _Field(_server_url),
+    "client_id": _Field(_id_check(ids.check_client_id)),
+    "app": _Field(_display_name),
+    "added_at": _Field(_datetime),
+}
+
+
 @dataclass
 class AppConfig:
     """An SP-API application; its client secret lives in the secret store.
@@ -331,6 +420,27 @@ class ProfileConfig:
         return self.selling_partner_id is None
 
 
+@dataclass
+class ServerConfig:
+    """An invite server this CLI is paired with (``spconnect server add``, issue 11); its
+    admin token and the private key that opens what it seals live in the secret store.
+
+    ``url`` is where the CLI reaches the admin API, ``public_url`` the origin sellers see
+    (they differ behind a firewall or a tunnel); ``client_id`` and ``app`` are the app the
+    server reported when it was paired; ``key_id`` names this CLI's public key there.
+    """
+
+    url: str
+    key_id: str
+    public_url: str
+    client_id: str
+    app: str
+    added_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        _check_after_init(self, _SERVER_SCHEMA)
+
+
 def unknown_profile(name: str, known: Iterable[str]) -> NotSetUp:
     """The error for a profile that is not configured; a close name is suggested first,
     as git does for a mistyped command (`-p defualt`: "did you mean 'default'?")."""
@@ -360,6 +470,7 @@ _CONFIG_SCHEMA: dict[str, _Field] = {
     "keyring_timeout": _Field(_number_between(0, 120, integer=False, low_open=True), 5.0),
     "apps": _Field(_tables, {}),
     "profiles": _Field(_tables, {}),
+    "servers": _Field(_tables, {}),
 }
 
 
@@ -373,6 +484,7 @@ class Config:
     keyring_timeout: float = 5.0
     apps: dict[str, AppConfig] = field(default_factory=dict)
     profiles: dict[str, ProfileConfig] = field(default_factory=dict)
+    servers: dict[str, ServerConfig] = field(default_factory=dict)
 
     def app(self, name: str) -> AppConfig:
         try:
@@ -391,6 +503,16 @@ class Config:
         except KeyError:
             raise unknown_profile(name, self.profiles) from None
 
+    def server(self, name: str) -> ServerConfig:
+        try:
+            return self.servers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.servers)) or "none yet"
+            raise NotSetUp(
+                f"no invite server named {name!r} (paired: {known})",
+                "pair one with `spconnect server add NAME --url URL --token-stdin`",
+            ) from None
+
     def profiles_of_app(self, app_name: str) -> list[str]:
         return sorted(p for p, prof in self.profiles.items() if prof.app == app_name)
 
@@ -402,7 +524,11 @@ class Config:
                 return {k: clean(v) for k, v in value.items() if v is not None}
             return value
 
-        return clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
+        data: dict[str, Any] = clean(dataclasses.asdict(self))
+        if not self.servers:
+            # A config of someone who never paired an invite server stays as it was.
+            del data["servers"]
+        return data
 
 
 def validate_config_data(data: Any) -> Config:
@@ -411,10 +537,11 @@ def validate_config_data(data: Any) -> Config:
     top = _validated(_CONFIG_SCHEMA, data, (), problems)
     if top is None:
         raise ConfigProblems(problems)
-    tables: dict[str, dict[str, Any]] = {"apps": {}, "profiles": {}}
+    tables: dict[str, dict[str, Any]] = {"apps": {}, "profiles": {}, "servers": {}}
     for section, (kind, schema) in {
         "apps": (AppConfig, _APP_SCHEMA),
         "profiles": (ProfileConfig, _PROFILE_SCHEMA),
+        "servers": (ServerConfig, _SERVER_SCHEMA),
     }.items():
         for name, table in top.get(section, {}).items():
             loc = (section, str(name))
@@ -436,6 +563,7 @@ def validate_config_data(data: Any) -> Config:
         keyring_timeout=top.get("keyring_timeout", 5.0),
         apps=tables["apps"],
         profiles=tables["profiles"],
+        servers=tables["servers"],
     )
 
 

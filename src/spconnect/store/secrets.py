@@ -1,7 +1,9 @@
 """Where secrets live: the OS keyring, or by explicit choice a 0600 file or the environment.
 
 Usernames in the store are ``app:<name>`` (client secret) and ``profile:<name>`` (refresh
-token) under the service ``spconnect`` (``SPCONNECT_KEYRING_SERVICE`` overrides).
+token) under the service ``spconnect`` (``SPCONNECT_KEYRING_SERVICE`` overrides); an
+invite server paired with this CLI adds ``server-token:<name>`` (its admin token) and
+``server-key:<name>`` (the private key that opens what it seals).
 
 No silent plaintext: keyring's fail, null and plaintext backends are refused with exit 7
 and the three ways out (design, "Files and storage"). Every keyring call runs with a
@@ -50,6 +52,16 @@ def profile_key(name: str) -> str:
 
 def token_cache_key(name: str) -> str:
     return f"cache:{name}"
+
+
+def admin_token_key(server: str) -> str:
+    """An invite server's admin token (``spconnect server add``, issue 11)."""
+    return f"server-token:{server}"
+
+
+def private_key_key(server: str) -> str:
+    """The X25519 private key that opens what an invite server sealed (issue 11)."""
+    return f"server-key:{server}"
 
 
 class SecretStore(Protocol):
@@ -364,11 +376,16 @@ class EnvStore:
 
     def set(self, key: str, value: str) -> None:
         register_secret(value)
-        variable = (
-            envvars.CLIENT_SECRET
-            if key.startswith("app:")
-            else envvars.refresh_token_variable(key.removeprefix("profile:"))
-        )
+        if key.startswith("app:"):
+            variable = envvars.CLIENT_SECRET
+        elif key.startswith("profile:"):
+            variable = envvars.refresh_token_variable(key.removeprefix("profile:"))
+        else:  # an invite server's token or key: no variable holds those
+            raise UsageError(
+                f'storage = "env" is read-only: spconnect cannot store {key}',
+                'keep it in the keyring (storage = "keyring" in config.toml) or, '
+                "explicitly, in a 0600 file (--insecure-storage)",
+            )
         raise UsageError(
             f'storage = "env" is read-only: spconnect cannot store {key}',
             f"set {variable} in the environment instead, or change storage in config.toml",
