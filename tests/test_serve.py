@@ -13,7 +13,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from spconnect.admin_api import AdminApi
 from tests.serve_harness import (
+    ADMIN_TOKEN,
     LOGIN_URI,
     PUBLIC_URL,
     REDIRECT_URI,
@@ -521,3 +523,27 @@ def test_two_instances_on_postgresql_share_the_sellers_path(
     answer_url = next(u for u in on_first.visited() if u.startswith(REDIRECT_URI))
     assert "Connected" in on_first.request("GET", answer_url).text
     assert d.code_exchanges() == 1
+
+
+def test_connected_invites_are_listed_however_many_came_after(
+    deploy: Deploy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list holds the newest invites only; `invite pull` asks for the connected ones
+    apart (?status=connected), so an old connection is never hidden by newer invites."""
+    monkeypatch.setattr("spconnect.serve.admin.MAX_LISTED", 3)
+    d = deploy()
+    seller = d.emulator.state.add_account("Acme Shop")
+    oldest = d.invite(profile="old")
+    assert connect(d, oldest, seller.selling_partner_id, d.browser()).status_code == 200
+    d.clock.advance(1)  # times are whole seconds
+    for n in range(4):
+        d.invite(profile=f"later{n}")
+    listed = d.admin("GET", "/admin/v1/invites").json()["invites"]
+    assert len(listed) == 3 and oldest["id"] not in [i["id"] for i in listed]
+    (connected,) = d.admin("GET", "/admin/v1/invites?status=connected").json()["invites"]
+    assert connected["id"] == oldest["id"] and connected["status"] == "connected"
+    # The CLI's client asks exactly that.
+    api = AdminApi("test", d.server.url, ADMIN_TOKEN)
+    assert [i.id for i in api.invites(status="connected")] == [oldest["id"]]
+    bad = d.admin("GET", "/admin/v1/invites?status=everything")
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_request"

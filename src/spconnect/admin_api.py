@@ -195,13 +195,18 @@ class AdminApi:
             raise self._not_the_api("POST", "/invites", "its url is not an invite link")
         return invite
 
-    def invites(self) -> list[Invite]:
-        """Every invite the server holds, newest first."""
-        body = self._call("GET", "/invites", limit=MAX_LIST_BYTES)
+    def invites(self, status: str | None = None) -> list[Invite]:
+        """The invites the server holds, newest first (the newest 1000; of one status
+        when ``status`` is given)."""
+        path = "/invites" if status is None else f"/invites?status={status}"
+        body = self._call("GET", path, limit=MAX_LIST_BYTES)
         items = body.get("invites")
         if not isinstance(items, list):
-            raise self._not_the_api("GET", "/invites", "no invites list in the answer")
-        return [self._invite(item, "GET", "/invites") for item in items]
+            raise self._not_the_api("GET", path, "no invites list in the answer")
+        listed = [self._invite(item, "GET", path) for item in items]
+        if status is not None and any(invite.status != status for invite in listed):
+            raise self._not_the_api("GET", path, f"it listed invites that are not {status}")
+        return listed
 
     def invite(self, invite_id: str) -> tuple[Invite, str | None]:
         """One invite and, when it is connected and not yet pulled, its sealed text."""

@@ -278,18 +278,19 @@ def pull_invites(
     api = servers.api_for(ws, name)
     report = PullReport(name)
     waiting: list[Invite] = []
-    for invite in api.invites():
+    for invite in api.invites():  # the newest 1000, for the summary
         if invite.status == "pulled":
             report.pulled_before += 1
         elif invite.status == "pending":
             report.pending += 1
         elif invite.status == "failed":
             report.failed += 1
-        elif invite.status == "connected":
-            if invite.key_id is not None and invite.key_id != paired.key_id:
-                report.other_key += 1
-            else:
-                waiting.append(invite)
+    # Asked for apart: a connected invite older than the newest 1000 is still pulled.
+    for invite in api.invites(status="connected"):
+        if invite.key_id is not None and invite.key_id != paired.key_id:
+            report.other_key += 1
+        else:
+            waiting.append(invite)
     if not waiting:
         return report
     app_name = servers.app_for_client_id(ws, paired.client_id)

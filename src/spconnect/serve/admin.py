@@ -35,6 +35,7 @@ from spconnect.serve.storage import (
     Storage,
 )
 
+STATUSES = (PENDING, CONNECTED, PULLED, EXPIRED, FAILED, REVOKED)
 MIN_EXPIRES_IN = 60
 MAX_EXPIRES_IN = 30 * 24 * 3600
 DEFAULT_EXPIRES_IN = 7 * 24 * 3600
@@ -202,9 +203,14 @@ class AdminApi:
         )
         return 201, self.describe(invite)
 
-    def list_invites(self) -> Answer:
+    def list_invites(self, status: str | None = None) -> Answer:
+        """The newest invites; ``?status=connected`` lists the ones waiting to be pulled
+        however many others came after them."""
+        if status is not None and status not in STATUSES:
+            raise _bad(f"status must be one of {', '.join(STATUSES)}")
         self.storage.expire_due(self.now())
-        return 200, {"invites": [self.describe(i) for i in self.storage.invites(MAX_LISTED)]}
+        listed = self.storage.invites(MAX_LISTED, status)
+        return 200, {"invites": [self.describe(i) for i in listed]}
 
     def _invite(self, invite_id: str) -> Invite:
         invite = self.storage.invite(invite_id) if INVITE_ID.fullmatch(invite_id) else None

@@ -295,11 +295,12 @@ def create_app(
         return _html(await run_in_threadpool(service.visit, params, browser, referer))
 
     def admin_route(
-        method: Callable[..., Answer], *, body: bool = False
+        method: Callable[..., Answer], *, body: bool = False, query: tuple[str, ...] = ()
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 args: list[object] = [str(v) for v in request.path_params.values()]
+                args.extend(request.query_params.get(name) for name in query)
                 if body:
                     args.append(await _json_body(request))
                 return _json(await run_in_threadpool(method, *args))
@@ -314,7 +315,11 @@ def create_app(
         Route(settings.redirect_path, visit, methods=["GET"]),
         Route("/admin/v1/info", admin_route(admin.info), methods=["GET"]),
         Route("/admin/v1/keys", admin_route(admin.add_key, body=True), methods=["POST"]),
-        Route("/admin/v1/invites", admin_route(admin.list_invites), methods=["GET"]),
+        Route(
+            "/admin/v1/invites",
+            admin_route(admin.list_invites, query=("status",)),
+            methods=["GET"],
+        ),
         Route(
             "/admin/v1/invites",
             admin_route(admin.create_invite, body=True),

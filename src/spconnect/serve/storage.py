@@ -341,9 +341,14 @@ class Storage:
             row = tx.one(_SELECT_INVITES + " WHERE id = ?", invite_id)
         return None if row is None else _invite(row)
 
-    def invites(self, limit: int) -> list[Invite]:
+    def invites(self, limit: int, status: str | None = None) -> list[Invite]:
+        """The newest ``limit`` invites (of one status, when given)."""
+        order = " ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._tx(write=False) as tx:
-            rows = tx.all(_SELECT_INVITES + " ORDER BY created_at DESC, id DESC LIMIT ?", limit)
+            if status is None:
+                rows = tx.all(_SELECT_INVITES + order, limit)
+            else:
+                rows = tx.all(_SELECT_INVITES + " WHERE status = ?" + order, status, limit)
         return [_invite(row) for row in rows]
 
     def expire_due(self, now: int) -> list[str]:
