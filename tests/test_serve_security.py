@@ -310,3 +310,22 @@ def test_a_database_outage_is_a_503_and_the_server_recovers(
     assert "default-src 'none'" in outage.headers["content-security-policy"]
     assert browser.request("GET", invite["url"]).status_code == 200
     assert d.status(invite["id"])["status"] == "pending"
+
+
+def test_no_answer_redirects_to_the_host_the_request_named(deploy: Deploy) -> None:
+    """Starlette's trailing-slash redirect builds its Location from the Host header: a
+    request naming another host (a proxy that passes any Host on, a default server)
+    would be sent there, Amazon's answer (state, code) included."""
+    d = deploy(login_uri=LOGIN_URI)
+    invite = d.invite()
+    browser = d.browser()
+    for url in (
+        f"{PUBLIC_URL}/healthz/",
+        invite["url"] + "/",
+        f"{REDIRECT_URI}/?state=s&spapi_oauth_code=c",
+        f"{LOGIN_URI}/?amazon_callback_uri=/x&amazon_state=s",
+    ):
+        answer = browser.request("GET", url, headers={"Host": "evil.example"})
+        assert answer.status_code == 404, (url, answer.status_code)
+        assert "location" not in answer.headers, (url, answer.headers["location"])
+    assert d.status(invite["id"])["status"] == "pending"

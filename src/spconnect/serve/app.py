@@ -375,4 +375,8 @@ def create_app(
             Exception: internal_error,
         },
     )
+    # No trailing-slash redirects: Starlette builds their Location from the request's
+    # Host header, so a request naming another host would be sent there, with its query
+    # (Amazon's state and code). An address with a stray slash is simply not found.
+    app.router.redirect_slashes = False
     return Guard(app, admin_token_matches=admin.storage.admin_token_matches, limiter=limiter)
