@@ -329,3 +329,27 @@ def test_no_answer_redirects_to_the_host_the_request_named(deploy: Deploy) -> No
         assert answer.status_code == 404, (url, answer.status_code)
         assert "location" not in answer.headers, (url, answer.headers["location"])
     assert d.status(invite["id"])["status"] == "pending"
+
+
+@pytest.mark.parametrize("listed_meanwhile", [False, True])
+def test_an_invite_that_expires_while_the_seller_is_at_amazon_does_not_connect(
+    deploy: Deploy, listed_meanwhile: bool
+) -> None:
+    """The outcome must not depend on whether someone listed the invites in between
+    (the listing marks expired invites): past its expiry an invite never connects, and
+    no code is exchanged for it."""
+    d = deploy()
+    seller = d.emulator.state.add_account("Acme Shop")
+    invite = d.invite(expires_in=60)
+    browser = d.browser()
+    started = browser.request("POST", invite["url"])
+    assert started.status_code == 303
+    d.clock.advance(61)  # the state (20 minutes) still lives; the invite does not
+    if listed_meanwhile:
+        d.admin("GET", "/admin/v1/invites")
+    d.emulator.state.auto_approve = seller.selling_partner_id
+    answer = browser.go(started.headers["location"])
+    assert answer.status_code == 410 and "expired" in answer.text, answer.text
+    described = d.status(invite["id"])
+    assert described["status"] == "expired" and "sealed" not in described
+    assert d.code_exchanges() == 0

@@ -350,7 +350,10 @@ class InviteService:
         check = self.storage.spend_state(state, browser, now)
         if check.outcome != "ok":
             return self._not_spent(check.outcome, check.invite_id)
-        invite = self.storage.invite(check.invite_id) if check.invite_id else None
+        # _current: an invite past its expiry is expired here, whether or not a listing
+        # marked it meanwhile, so one that expired while the seller was at Amazon never
+        # connects (the hop refuses it the same way).
+        invite = self._current(check.invite_id) if check.invite_id else None
         if check.invite_id is not None and (invite is None or invite.status != PENDING):
             return self._gone(invite)
         code = params.get("spapi_oauth_code", "")
@@ -514,13 +517,14 @@ class InviteService:
             now=now,
             event="connected",
             detail=f"selling partner {selling_partner_id}",
+            unexpired=True,
             selling_partner_id=selling_partner_id,
             connected_at=now,
             sealed=sealed,
         ):
-            # Another answer won meanwhile, or the invite was withdrawn: this token is
-            # dropped unstored.
-            return self._gone(self.storage.invite(invite.id))
+            # Another answer won meanwhile, or the invite was withdrawn or expired: this
+            # token is dropped unstored.
+            return self._gone(self._current(invite.id))
         return _page(200, pages.connected_page(self.settings.app_name, selling_partner_id))
 
     def _enroll(
