@@ -353,3 +353,22 @@ def test_an_invite_that_expires_while_the_seller_is_at_amazon_does_not_connect(
     described = d.status(invite["id"])
     assert described["status"] == "expired" and "sealed" not in described
     assert d.code_exchanges() == 0
+
+
+def test_an_ipv6_client_cannot_pick_a_fresh_bucket_from_its_own_64(deploy: Deploy) -> None:
+    """An IPv6 subscriber is given a /64 at least: one bucket per address would let it
+    make 2^64 buckets. Its addresses share one; another /64 has its own."""
+    d = deploy(rate_limit=3)
+    invite = d.invite()
+    statuses = [
+        d.browser(address=f"2001:db8:1:2::{n:x}").request("GET", invite["url"]).status_code
+        for n in range(1, 6)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert d.browser(address="2001:db8:1:3::1").request("GET", invite["url"]).status_code == 200
+    # An IPv4 address written as IPv6 (a dual-stack proxy) counts as that IPv4 address.
+    v4 = [
+        d.browser(address=address).request("GET", invite["url"]).status_code
+        for address in ("198.51.100.7", "::ffff:198.51.100.7", "198.51.100.7", "198.51.100.7")
+    ]
+    assert v4 == [200, 200, 200, 429]

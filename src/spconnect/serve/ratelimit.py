@@ -7,14 +7,33 @@ minute's worth never slows a person, while it bounds what one address can make t
 server do (states written, pages rendered). With several instances behind one domain
 each keeps its own buckets: the limit per client is then at most that many times the
 configured one, which is still a bound. The number of addresses tracked is bounded too.
+
+A client is an IPv4 address, or the /64 an IPv6 address is in: a subscriber is given a
+/64 at least, and a bucket per IPv6 address would let it choose among 2^64 of them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 
 MAX_CLIENTS = 50_000
+IPV6_PREFIX = 64
+
+
+def client_of(address: str) -> str:
+    """The bucket's name for a peer address (module docstring); anything that is not an
+    IP address (a Unix socket's peer, "-") is its own name."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+    return str(ip)
 
 
 class RateLimiter:
@@ -36,6 +55,7 @@ class RateLimiter:
     def wait_needed(self, client: str) -> float:
         """0 when ``client`` may go ahead now (and counts the request), else the seconds
         until it may. Called from the event loop only, so no lock is needed."""
+        client = client_of(client)
         now = self.clock()
         tokens, updated = self._buckets.pop(client, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - updated) * self.rate)
