@@ -372,3 +372,28 @@ def test_an_ipv6_client_cannot_pick_a_fresh_bucket_from_its_own_64(deploy: Deplo
         for address in ("198.51.100.7", "::ffff:198.51.100.7", "198.51.100.7", "198.51.100.7")
     ]
     assert v4 == [200, 200, 200, 429]
+
+
+def test_a_body_that_trickles_is_cut_at_a_deadline(
+    deploy: Deploy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that announces a body and sends it a byte at a time (or never) holds a
+    connection and a task for as long as it likes, unless the server bounds the time
+    the body may take: 408, and the connection closed."""
+    from spconnect.serve import app
+
+    monkeypatch.setattr(app, "BODY_DEADLINE_SECONDS", 1.0)
+    d = deploy()
+    invite = d.invite()
+    path = invite["url"][len(PUBLIC_URL) :].encode()
+    with socket.create_connection(("127.0.0.1", d.server.port), timeout=8) as raw:
+        raw.sendall(
+            b"POST " + path + b" HTTP/1.1\r\nHost: connect.example.test\r\n"
+            b"X-Forwarded-Proto: https\r\nContent-Length: 100\r\n\r\nabc"
+        )
+        received = b""
+        while chunk := raw.recv(4096):  # the server closes the connection at the end
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 408 "), received[:100]
+    assert b"set-cookie" not in received.lower()
+    assert [e.event for e in d.storage.audit_log(invite["id"])] == ["invite_created"]

@@ -6,6 +6,8 @@ The guard, for every request:
 - refuses oversized requests before reading them: a path over 2 KiB or a query over
   8 KiB (414), a ``Content-Length`` over the path's cap (413: 8 KiB on public paths,
   64 KiB on the admin API), and counts a body sent without a length as it arrives;
+- bounds the time a body may take to arrive (408): uvicorn has no such timeout, and a
+  client trickling a body would hold its connection and task for as long as it liked;
 - rate-limits public paths per client address (429 with ``Retry-After``); the address
   is the peer's, or ``X-Forwarded-For``'s when the peer is a trusted proxy (uvicorn's
   proxy headers, runner.py);
@@ -25,6 +27,7 @@ block, and the event loop must keep answering other sellers meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -57,6 +60,8 @@ MAX_ADMIN_BODY_BYTES = 64 * 1024  # docs/serve-api.md
 MAX_TOKEN_CHARS = 256
 # uvicorn's h11 cap applies only to a head that arrives in pieces; this one to all.
 MAX_HEADER_BYTES = 16 * 1024
+# From the head's arrival to the body's last byte; a 64 KiB body takes far less.
+BODY_DEADLINE_SECONDS = 20.0
 
 _DEFAULT_CSP = SECURITY_HEADERS["Content-Security-Policy"]
 _SHOWN_ID = re.compile(r"[A-Za-z0-9_-]{16,}")
@@ -80,6 +85,10 @@ def shown_path(path: str) -> str:
 
 
 class _BodyTooLarge(Exception):
+    pass
+
+
+class _BodyTooSlow(Exception):
     pass
 
 
@@ -125,14 +134,24 @@ class Guard:
 
         limit = MAX_ADMIN_BODY_BYTES if admin else MAX_PUBLIC_BODY_BYTES
         received = 0
+        body_done = False
+        body_deadline = started_at + BODY_DEADLINE_SECONDS
 
         async def receive_limited() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # after the body: a wait for the disconnect, not bounded here
+                return await receive()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), max(0.0, body_deadline - time.monotonic())
+                )
+            except asyncio.TimeoutError:
+                raise _BodyTooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise _BodyTooLarge
+                body_done = not message.get("more_body", False)
             return message
 
         try:
@@ -146,6 +165,9 @@ class Guard:
         except _BodyTooLarge:
             if not status:
                 await _too_large(admin)(scope, receive, send_guarded)
+        except _BodyTooSlow:
+            if not status:
+                await _too_slow(admin)(scope, receive, send_guarded)
         except StorageUnavailable as error:
             log.warning("storage unavailable: %s", error.message)
             if not status:
@@ -232,6 +254,14 @@ def _content_length(scope: Scope) -> int | None:
 
 def _too_large(admin: bool) -> Response:
     return _plain_answer(413, admin, "Request too large", "This request is too large.", "too_large")
+
+
+def _too_slow(admin: bool) -> Response:
+    answer = _plain_answer(
+        408, admin, "Request too slow", "This request's body took too long to arrive.", "timeout"
+    )
+    answer.headers["Connection"] = "close"
+    return answer
 
 
 def _unavailable(admin: bool) -> Response:
@@ -358,6 +388,9 @@ def create_app(
         # Raised by the guard's counting receive, inside a handler reading the body.
         return _too_large(_is_admin(request.url.path))
 
+    async def body_too_slow(request: Request, exc: Exception) -> Response:
+        return _too_slow(_is_admin(request.url.path))
+
     async def internal_error(request: Request, exc: Exception) -> Response:
         # Starlette re-raises after this answer; the guard logs the error's class.
         return _plain_answer(
@@ -372,6 +405,7 @@ def create_app(
             405: not_found,
             StorageUnavailable: storage_unavailable,
             _BodyTooLarge: body_too_large,
+            _BodyTooSlow: body_too_slow,
             Exception: internal_error,
         },
     )
