@@ -100,8 +100,22 @@ def add(cli: Cli, url: str, *extra: str) -> tuple[int, str, str]:
         (send(200, b'{"x": "' + b"a" * 70_000 + b'"}'), "longer than 64 KiB"),
         (send(502, b"<h1>Bad Gateway</h1>", "text/html"), "HTTP 502"),
         (send(404, b"not found", "text/plain"), "HTTP 404"),
+        # Deeper than Python's recursion limit: json.loads raises RecursionError, not
+        # ValueError.
+        (send(200, b'{"app": ' + b"[" * 60_000), "did not answer as the admin API"),
+        (send(400, b'{"error": ' + b"[" * 60_000), "did not answer as the admin API"),
     ],
-    ids=["html", "wrong-type", "array", "app-id-as-client-id", "oversized", "502", "404"],
+    ids=[
+        "html",
+        "wrong-type",
+        "array",
+        "app-id-as-client-id",
+        "oversized",
+        "502",
+        "404",
+        "deeply-nested",
+        "deeply-nested-error",
+    ],
 )
 def test_an_answer_that_is_not_the_admin_api_is_exit_6(
     cli: Cli, stub_server: Callable[..., Stub], answer: Answer, expected: str

@@ -65,8 +65,8 @@ class BoundedAnswer:
             return None
         try:
             body = json.loads(self.content)
-        except (ValueError, UnicodeDecodeError):
-            return None
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested
+            return None  # deeper than Python's limit, which a 64 KiB answer can be
         return body if isinstance(body, dict) else None
 
     def first_line(self, limit: int = 160) -> str:
