@@ -397,3 +397,23 @@ def test_a_body_that_trickles_is_cut_at_a_deadline(
     assert received.startswith(b"HTTP/1.1 408 "), received[:100]
     assert b"set-cookie" not in received.lower()
     assert [e.event for e in d.storage.audit_log(invite["id"])] == ["invite_created"]
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_another_site_cannot_start_a_consent_in_a_sellers_browser(
+    deploy: Deploy, site: str
+) -> None:
+    """A page elsewhere that submits a form to /i/<id> would send the seller to Amazon's
+    consent for an invite they never opened, and replace their browser's cookie (ending a
+    consent they had started). Browsers say where a request comes from
+    (Sec-Fetch-Site); the invite page's own button is same-origin."""
+    d = deploy()
+    invite = d.invite()
+    browser = d.browser()
+    forged = browser.request("POST", invite["url"], headers={"Sec-Fetch-Site": site})
+    assert forged.status_code == 403, forged.text
+    assert "location" not in forged.headers and "set-cookie" not in forged.headers
+    assert [e.event for e in d.storage.audit_log(invite["id"])] == ["invite_created"]
+    own = browser.request("POST", invite["url"], headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 303
+    assert browser.request("POST", invite["url"]).status_code == 303  # an older browser

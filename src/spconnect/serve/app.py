@@ -65,6 +65,8 @@ BODY_DEADLINE_SECONDS = 20.0
 
 _DEFAULT_CSP = SECURITY_HEADERS["Content-Security-Policy"]
 _SHOWN_ID = re.compile(r"[A-Za-z0-9_-]{16,}")
+# Sec-Fetch-Site values of a request the invite page's own form (or the person) made.
+_OWN_SITE = frozenset({"same-origin", "none"})
 
 
 def page_csp(form_targets: tuple[str, ...]) -> str:
@@ -314,6 +316,17 @@ def create_app(
         invite_id = str(request.path_params["invite_id"])
         if request.method == "POST":
             await request.body()  # the button's form carries nothing; read, bounded
+            if request.headers.get("sec-fetch-site", "same-origin") not in _OWN_SITE:
+                # Another site's form (CSRF): it would send this browser to Amazon for an
+                # invite it never opened, and replace its cookie. A browser too old to
+                # say where a request comes from is let through.
+                return _plain_answer(
+                    403,
+                    False,
+                    "This request came from another site",
+                    "Open the invite link itself, and press the button on its page.",
+                    "forbidden",
+                )
             browser = service.browser_of(request.cookies)
             return _html(await run_in_threadpool(service.start, invite_id, browser))
         return _html(await run_in_threadpool(service.show_invite, invite_id))
