@@ -417,3 +417,41 @@ def test_another_site_cannot_start_a_consent_in_a_sellers_browser(
     own = browser.request("POST", invite["url"], headers={"Sec-Fetch-Site": "same-origin"})
     assert own.status_code == 303
     assert browser.request("POST", invite["url"]).status_code == 303  # an older browser
+
+
+@pytest.mark.postgres
+def test_a_rotation_racing_another_stores_the_token_it_prints(postgres_url: str) -> None:
+    """Two `serve --rotate-admin-token` at once on PostgreSQL (two operators, a script
+    run twice): each prints its token, so each must be stored; the later one wins. With
+    a delete-then-insert, the second saw the first's new row only at its insert and
+    stored nothing, and printed a token that never worked."""
+    import threading
+    import time
+
+    import psycopg
+
+    from spconnect.serve.storage import digest, open_storage
+
+    storage = open_storage(postgres_url)
+    try:
+        storage.set_admin_token("first-token-0123456789abcdef", 1, replace=False)
+        stored: list[bool] = []
+        with psycopg.connect(postgres_url) as first:  # a rotation, not yet committed
+            first.execute("DELETE FROM meta WHERE name = 'admin_token_sha256'")
+            first.execute(
+                "INSERT INTO meta (name, value) VALUES ('admin_token_sha256', %s)",
+                (digest("rotated-by-the-other-0123456789"),),
+            )
+            second = threading.Thread(
+                target=lambda: stored.append(
+                    storage.set_admin_token("rotated-here-0123456789abcdef", 2, replace=True)
+                )
+            )
+            second.start()
+            time.sleep(0.5)  # the second rotation now waits on the first's row lock
+            first.commit()
+        second.join(10)
+        assert stored == [True]
+        assert storage.admin_token_matches("rotated-here-0123456789abcdef")
+    finally:
+        storage.close()

@@ -281,12 +281,15 @@ class Storage:
         """Store the token's hash; without ``replace`` only when none is stored yet
         (True when this call stored it: the first start of several instances prints one
         token)."""
+        # Replacing is one upsert, not a delete and an insert: on PostgreSQL a rotation
+        # racing another then stored nothing (the other's row appeared at its insert)
+        # and printed a token that never worked.
+        insert = (
+            "INSERT INTO meta (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) "
+        )
         with self._tx() as tx:
-            if replace:
-                tx.run("DELETE FROM meta WHERE name = 'admin_token_sha256'")
             stored = tx.run(
-                "INSERT INTO meta (name, value) VALUES ('admin_token_sha256', ?) "
-                "ON CONFLICT (name) DO NOTHING",
+                insert + ("DO UPDATE SET value = excluded.value" if replace else "DO NOTHING"),
                 digest(token),
             )
             if stored:
