@@ -489,3 +489,17 @@ def test_a_trickling_answer_ends_at_the_deadline(trickle: object) -> None:
         caller.send(ApiRequest("GET", "/slow"))
     assert time.monotonic() - started < 3
     assert "no complete answer within 1 s" in info.value.message
+
+
+def test_an_answer_nested_too_deep_for_json_is_not_json_not_a_traceback() -> None:
+    """A hostile or broken answer (it fits in a few KiB) that Python's JSON parser cannot
+    descend into is treated as a body that is not JSON: printed as it came, no token."""
+    from spconnect.api_command import _json_or_none
+    from spconnect.spapi import caller
+    from spconnect.spapi.answers import Answer
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+    assert Answer(200, httpx.Headers(), deep, 0.0).document is None
+    assert _json_or_none(deep) is None
+    assert caller._json_object(b'{"a":' + deep + b"}") is None
+    assert next_token(None) is None

@@ -125,7 +125,7 @@ def _checked(answer: Answer, what: str) -> Answer:
 def _json_or_none(body: bytes) -> object:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         return None
 
 

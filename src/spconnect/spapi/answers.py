@@ -69,7 +69,7 @@ class Answer:
         their next token and again for printing)."""
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep
             return None
 
     def head(self) -> str:

@@ -475,7 +475,7 @@ def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
 def _json_object(body: bytes | None) -> dict[str, object] | None:
     try:
         document = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         return None
     return document if isinstance(document, dict) else None
 
