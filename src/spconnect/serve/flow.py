@@ -350,7 +350,10 @@ class InviteService:
         check = self.storage.spend_state(state, browser, now)
         if check.outcome != "ok":
             return self._not_spent(check.outcome, check.invite_id)
-        invite = self.storage.invite(check.invite_id) if check.invite_id else None
+        # _current: an invite past its expiry is expired now, whether or not anything
+        # (the developer's `invite list`) marked it so meanwhile; a consent started in
+        # time does not outlive the link, and its code is not exchanged.
+        invite = self._current(check.invite_id) if check.invite_id else None
         if check.invite_id is not None and (invite is None or invite.status != PENDING):
             return self._gone(invite)
         code = params.get("spapi_oauth_code", "")
