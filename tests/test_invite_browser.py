@@ -58,7 +58,7 @@ def browser(terminator: TlsTerminator) -> Iterator[Any]:
         yield launched
 
 
-@dataclass
+@dataclass(repr=False)  # a failure's report shows no page (or secret on it)
 class Seller:
     """The seller's browser: one Chromium context, and what it saw."""
 
@@ -149,7 +149,7 @@ def check_what_the_seller_saw(remote: Remote, seller: Seller, terminator: TlsTer
         query = dict(parse_qsl(urlsplit(url).query))
         secrets |= {query.get("spapi_oauth_code", ""), query.get("state", "")}
     secrets.discard("")
-    assert len(seller.shown) >= 2
+    assert seller.shown
     for page in seller.shown:
         # A count, so that a failure does not print the secret it found.
         assert sum(secret in page for secret in secrets) == 0, "a secret is on a page"
@@ -284,9 +284,21 @@ def test_an_expired_invite_shows_an_expired_page(
     assert seller.page.get_by_role("button").count() == 0
     assert not [url for url in seller.requests if url.startswith(remote.emulator.url)]
 
+    # Another link, on which the seller reached Amazon in time and approved too late:
+    # refused, and Amazon's code not exchanged.
+    shop = remote.emulator.state.add_account("Acme Shop")
+    late = remote.create("acme", "--marketplace", "US", "--expires", "60s")
+    seller.open(late)
+    seller.continue_to_amazon(remote)
+    remote.expire(remote.invite_id(late))
+    page = seller.decide(shop)
+    assert page.startswith("This invite has expired")
+    assert remote.emulator.count("authorization_code") == 0
+
     assert listed(remote, link)["status"] == "expired"
+    assert listed(remote, late)["status"] == "expired"
     table = remote.cli.ok("invite", "list").stdout
-    assert "expired" in table.splitlines()[1]
+    assert all("expired" in row for row in table.splitlines()[1:3])
     nothing = remote.cli.run("invite", "pull")
     assert nothing.returncode == 0 and "Nothing to pull" in nothing.stderr
     assert profiles(remote) == {}
@@ -324,4 +336,35 @@ def test_a_reauth_invite_renews_the_profile_with_the_same_account(
     remote.emulator.state.revoke(first_token)
     token = remote.cli.ok("token", "-p", "acme", "--force-refresh").stdout.strip()
     assert token in remote.emulator.state.access_tokens
+    check_what_the_seller_saw(remote, seller, terminator)
+
+
+@pytest.mark.parametrize("remote", [("--open-enrollment",)], indirect=True)
+def test_open_enrollment_from_the_appstore_goes_through_the_login_uri(
+    paired_seller: tuple[Remote, Seller], terminator: TlsTerminator
+) -> None:
+    """No invite: the seller presses Authorize now on the app's Appstore page, Amazon
+    sends the browser to the Login URI (amazon.md section 3), the server marks it with
+    its cookie and sends it back to Amazon; the answer comes to the same browser."""
+    remote, seller = paired_seller
+    shop = remote.emulator.state.add_account("Appstore Shop")
+    remote.emulator.state.add_account("Somebody Else")
+    seller.page.goto(f"{remote.emulator.url}/apps/appstore/{remote.app.app_id}")
+    seller.page.click("#authorize-now")
+    seller.page.wait_for_url(
+        lambda url: url.startswith(f"{remote.emulator.url}/apps/authorize/confirm/"),
+        timeout=WAIT_MS,
+    )
+    page = seller.decide(shop)
+    assert page.startswith("Connected") and shop.selling_partner_id in page
+
+    pulled = remote.cli.run("invite", "pull")
+    assert pulled.returncode == 0, pulled.output
+    name = shop.selling_partner_id
+    assert profiles(remote)[name]["selling_partner_id"] == name
+    assert remote.keyring_value(f"profile:{name}") == remote.refresh_token_of(shop)
+    assert remote.cli.ok("token", "-p", name).stdout.startswith("Atza|")
+    assert ("GET", "/spconnect/login", 302) in [
+        (e.method, e.path, e.status) for e in terminator.exchanges
+    ]
     check_what_the_seller_saw(remote, seller, terminator)
