@@ -272,7 +272,9 @@ def test_an_expired_invite_shows_an_expired_page(
     link = remote.create("acme", "--marketplace", "US", "--expires", "60s")
     assert "Link valid until" in seller.open(link)  # opened in time...
 
-    remote.expire(remote.invite_id(link))  # ...and the time passes before Continue.
+    # ...and the time passes before Continue: Remote.expire moves the row's expiry into
+    # the past in the server's SQLite file (60 s, the shortest --expires, is too long).
+    remote.expire(remote.invite_id(link))
     with seller.page.expect_navigation():
         seller.page.get_by_role("button", name="Continue to Amazon").click()
     page = seller.main()
