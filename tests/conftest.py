@@ -341,6 +341,13 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def app_kind() -> str:
+    """The kind of the invite server's app in tests/invite_helpers.py's remote_setup;
+    ``@pytest.mark.parametrize("app_kind", ["vendor"])`` makes it a Vendor Central app."""
+    return "seller"
+
+
+@pytest.fixture
 def deploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Invite-server deployments against the emulator (tests/serve_harness.py)."""
     from tests.serve_harness import deployments

@@ -5,7 +5,8 @@ with it through ``spconnect server add``.
 
 Sellers reach the server through serve_harness.Browser, which plays the TLS terminator
 in front of it; the emulator's consent is answered over plain HTTP (auto-approval), as in
-tests/test_login.py. The Chromium seller is another test's business.
+tests/test_login.py. tests/test_invite_browser.py has Chromium play the seller, through a
+real TLS terminator.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +112,15 @@ class Remote:
         with sqlite3.connect(self.database) as db:
             db.execute("UPDATE invites SET sealed = ? WHERE id = ?", (sealed, invite_id))
 
+    def expire(self, invite_id: str) -> None:
+        """Move an invite's expiry into the past in the server's database. The server's
+        clock cannot be moved from outside its process, and the shortest --expires the
+        CLI accepts (60 s) is too long for a test to wait: this is the passing of time."""
+        with sqlite3.connect(self.database) as db:
+            db.execute(
+                "UPDATE invites SET expires_at = ? WHERE id = ?", (int(time.time()) - 1, invite_id)
+            )
+
     def refresh_token_of(self, account: Account) -> str:
         """The newest refresh token the emulator issued to ``account`` for the app."""
         tokens = [
@@ -134,13 +145,16 @@ def remote_setup(
     emulator: Emulator,
     secret_service: None,
     tmp_path: Path,
+    app_kind: str,
 ) -> Iterator[Remote]:
     """App 'demo' configured in the developer's CLI (keyring), a running server for it
     (not paired yet: tests pair it with ``remote.add_server()``). Indirect parameters:
     extra ``spconnect serve`` flags (``--open-enrollment``)."""
     extra_flags: tuple[str, ...] = tuple(getattr(request, "param", ()))
-    app = emulator.state.register_app("demo", redirect_uris=[REDIRECT_URI], login_uri=LOGIN_URI)
-    add_app(cli, app)
+    app = emulator.state.register_app(
+        "demo", redirect_uris=[REDIRECT_URI], login_uri=LOGIN_URI, kind=app_kind
+    )
+    add_app(cli, app, *(["--vendor"] if app_kind == "vendor" else []))
     # The server's side: its own config directory and the secret from the environment.
     server_env = clean_environment()
     server_env.update(

@@ -10,8 +10,6 @@ web host, under a name (relay.spconnect.test) that only Chromium maps to 127.0.0
 
 from __future__ import annotations
 
-import os
-import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,41 +24,20 @@ import pytest
 from spconnect.emulator import Emulator
 from spconnect.emulator.state import Account
 from spconnect.errors import ExitCode
-from tests.conftest import Cli, LoginProcess, add_app, free_port, skip_or_fail
+from tests.chromium import chromium
+from tests.conftest import Cli, LoginProcess, add_app, free_port
 from tests.consent_helpers import printed_consent_url, start_address
+from tests.tls_terminator import self_signed_context
 
 pytestmark = [pytest.mark.browser, pytest.mark.keyring]
 
-CHROMIUM = "/usr/bin/chromium"
 RELAY_HOST = "relay.spconnect.test"
-# Without these, Chromium's background connections are refused by this machine's closed
-# network, many at a time (see the machine notes); none of them is needed for the tests.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--host-resolver-rules=MAP {RELAY_HOST} 127.0.0.1",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"{CHROMIUM} is not installed (Debian package chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("playwright is not installed")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium(f"MAP {RELAY_HOST} 127.0.0.1") as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -77,7 +54,7 @@ class RelayHost:
 
     def __init__(self, html: str, cert_dir: Path) -> None:
         self.html = html.encode()
-        context = self._context(cert_dir)
+        context = self_signed_context(RELAY_HOST, cert_dir)
         host = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,16 +73,6 @@ class RelayHost:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base = f"https://{RELAY_HOST}:{self.server.server_address[1]}"
         self.callback_port = 0  # the app's, once the relay page is generated for it
-
-    @staticmethod
-    def _context(cert_dir: Path) -> ssl.SSLContext:
-        os.environ["SPCONNECT_CONFIG_DIR"] = str(cert_dir)
-        try:
-            from spconnect.consent.tls import self_signed_certificate
-
-            return self_signed_certificate(RELAY_HOST).server_context()
-        finally:
-            del os.environ["SPCONNECT_CONFIG_DIR"]
 
     def close(self) -> None:
         self.server.shutdown()

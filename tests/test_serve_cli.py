@@ -34,6 +34,7 @@ def write_config(cli: Cli, apps: dict[str, EmulatedApp], *, login_uri: str | Non
             f'redirect_uri = "{app.redirect_uris[0]}"',
             *([f'login_uri = "{login_uri}"'] if login_uri else []),
             f"draft = {'true' if app.draft else 'false'}",
+            f'kind = "{app.kind}"',
         ]
     cli.config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = cli.config_dir / "config.toml"
