@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -152,3 +154,16 @@ def test_memory_follows_the_profiles_own_environment_variable(
     monkeypatch.setenv("SPCONNECT_REFRESH_TOKEN_SHOP", emulator.state.self_authorize(app.client_id))
     second = spconnect.access_token("shop")
     assert second.access_token != first.access_token and second.refreshed
+
+
+def test_importing_spconnect_as_a_library_leaves_httpx_whole() -> None:
+    """The console entry point keeps httpx's command line (click, rich) out of its own
+    imports; a program that imports spconnect keeps every import it had."""
+    code = (
+        "import sys; before = list(sys.meta_path)\n"
+        "import spconnect, spconnect.access, spconnect.api, httpx\n"
+        "assert sys.meta_path == before, sys.meta_path\n"
+        "assert 'httpx._main' in sys.modules, 'httpx lost its command line'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -18,28 +18,7 @@ starts here.
 
 from __future__ import annotations
 
-import sys
-
 from spconnect._version import __version__
-
-
-class _WithoutHttpxCommandLine:
-    """httpx imports its optional command line (click, rich, pygments: about 60 ms, which
-    would double a token refresh's imports) whenever click is installed, as uvicorn, which
-    the `serve` extra brings, installs it. spconnect never runs that command line: this
-    finder makes httpx's `from ._main import main` fail, so that httpx falls back to its
-    own stub, and then steps aside. It touches no other import, and leaves nothing in
-    sys.modules."""
-
-    @staticmethod
-    def find_spec(name: str, path: object = None, target: object = None) -> None:
-        if name == "httpx._main":
-            sys.meta_path.remove(_WithoutHttpxCommandLine)
-            raise ModuleNotFoundError("spconnect leaves httpx's command line out", name=name)
-
-
-if "httpx" not in sys.modules:
-    sys.meta_path.insert(0, _WithoutHttpxCommandLine)
 
 # Not `from typing import TYPE_CHECKING`: typing costs ~15 ms, more than Python's start-up.
 TYPE_CHECKING = False
