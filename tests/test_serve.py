@@ -521,3 +521,13 @@ def test_two_instances_on_postgresql_share_the_sellers_path(
     answer_url = next(u for u in on_first.visited() if u.startswith(REDIRECT_URI))
     assert "Connected" in on_first.request("GET", answer_url).text
     assert d.code_exchanges() == 1
+
+
+def test_an_invite_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An id is also a command-line argument (`spconnect invite revoke ID`), where a
+    leading "-" reads as an option: one random id in 64 did, and is drawn again."""
+    from spconnect.serve import flow
+
+    drawn = iter(["-c1BWbgAVC07hyP9ytCzZA", "8GHRbBZrHFI-oV6228z9Qg"])
+    monkeypatch.setattr(flow.secrets, "token_urlsafe", lambda size: next(drawn))
+    assert flow.new_invite_id() == "8GHRbBZrHFI-oV6228z9Qg"
