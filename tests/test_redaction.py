@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
-from spconnect.redaction import MASK, RedactingFilter, redact, register_secret
+from spconnect import redaction
+from spconnect.redaction import MASK, RedactingFilter, forget_secret, redact, register_secret
 
 
 @pytest.mark.parametrize(
@@ -146,3 +148,41 @@ def test_a_control_character_cannot_split_a_secret_past_redaction() -> None:
     from spconnect.redaction import for_display
 
     assert "IwEBIsplit" not in for_display("Atz\x1b[0mr|IwEBIsplit")
+
+
+def test_a_secret_costs_nothing_until_a_text_could_hold_it_encoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The invite server registers a code and two tokens per seller and logs none of
+    them: the pattern of a value's encoded forms is compiled when first needed, once."""
+    from urllib.parse import quote
+
+    compiled: list[object] = []
+    compile_pattern = redaction.re.compile
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        compiled.append(args)
+        return compile_pattern(*args, **kwargs)
+
+    monkeypatch.setattr(redaction.re, "compile", counted)
+    secret = "opaque|seller-code/value"
+    register_secret(secret)
+    assert redact("127.0.0.1 GET /spconnect/callback 200 12 ms") == (
+        "127.0.0.1 GET /spconnect/callback 200 12 ms"
+    )
+    assert compiled == []
+    for _ in range(3):
+        assert redact(f"echo: code={quote(secret, safe='')}") == f"echo: code={MASK}"
+    assert len(compiled) == 1
+    forget_secret(secret)
+
+
+def test_a_forgotten_secret_is_no_longer_masked_in_any_form() -> None:
+    from urllib.parse import quote
+
+    secret = "opaque|forgotten/value"
+    register_secret(secret)
+    assert MASK in redact(quote(secret, safe="")) and MASK in redact(secret)
+    forget_secret(secret)
+    assert redact(quote(secret, safe="")) == quote(secret, safe="")
+    assert redact(secret) == secret

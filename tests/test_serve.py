@@ -573,3 +573,13 @@ def test_connected_invites_are_listed_however_many_came_after(
     assert [i.id for i in api.invites(status="connected")] == [oldest["id"]]
     bad = d.admin("GET", "/admin/v1/invites?status=everything")
     assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+
+
+def test_an_invite_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An id is also a command-line argument (`spconnect invite revoke ID`), where a
+    leading "-" reads as an option: one random id in 64 did, and is drawn again."""
+    from spconnect.serve import flow
+
+    drawn = iter(["-c1BWbgAVC07hyP9ytCzZA", "8GHRbBZrHFI-oV6228z9Qg"])
+    monkeypatch.setattr(flow.secrets, "token_urlsafe", lambda size: next(drawn))
+    assert flow.new_invite_id() == "8GHRbBZrHFI-oV6228z9Qg"

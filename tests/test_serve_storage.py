@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from spconnect.errors import StorageUnavailable
+from spconnect.serve import storage as storage_module
 from spconnect.serve.storage import (
     CONNECTED,
     EXPIRED,
@@ -292,3 +294,71 @@ def test_a_sqlite_database_is_private(tmp_path: Path) -> None:
         if os.path.exists(storage.path + suffix):
             assert stat.S_IMODE(os.stat(storage.path + suffix).st_mode) & 0o077 == 0
     storage.close()
+
+
+def test_writes_of_one_server_never_wait_out_sqlites_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's busy handler is not fair: a writer that found the database locked sleeps
+    while newcomers take it, and gives up at the busy timeout ("database is locked").
+    Writers of one server take turns before reaching SQLite, so however many arrive at
+    once, none meets that timeout (shortened here to 20 ms to show it)."""
+    monkeypatch.setattr(storage_module, "CONNECT_TIMEOUT_SECONDS", 0.02)
+    storage = open_storage(str(tmp_path / "invites.db"))
+    invites = [make_invite(storage, f"inv{i:03d}" + "x" * 16) for i in range(40)]
+
+    def start_consents(index: int) -> object:
+        try:
+            for n in range(5):
+                storage.add_state(f"state-{index}-{n}", invites[index].id, "b", NOW, NOW + 60)
+        except StorageUnavailable as error:
+            return error.message
+        return "ok"
+
+    assert all_at_once(40, start_consents) == ["ok"] * 40
+    started = [e for e in storage.audit_log() if e.event == "consent_started"]
+    assert len(started) == 200
+    storage.close()
+
+
+def test_writers_take_turns_in_the_order_they_came() -> None:
+    turns = storage_module._WriteTurns()
+    order: list[int] = []
+
+    def write(index: int) -> None:
+        with turns.turn():
+            order.append(index)
+
+    with turns.turn():
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+        for count, thread in enumerate(threads, start=1):
+            thread.start()
+            while len(turns._waiting) < count:  # queued before the next one comes
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(5)
+    assert order == list(range(6))
+
+
+def test_a_writer_that_waits_too_long_gives_up_and_leaves_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(storage_module, "POOL_WAIT_SECONDS", 0.05)
+    turns = storage_module._WriteTurns()
+    gave_up: list[str] = []
+
+    def impatient() -> None:
+        try:
+            with turns.turn():
+                gave_up.append("got a turn")
+        except StorageUnavailable as error:
+            gave_up.append(error.message)
+
+    with turns.turn():
+        waiter = threading.Thread(target=impatient)
+        waiter.start()
+        waiter.join(5)
+    assert gave_up == ["no turn to write to the database came within 0.05 s"]
+    assert not turns._waiting
+    with turns.turn():  # the queue still works after a writer left it
+        pass

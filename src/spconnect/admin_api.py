@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from spconnect._version import user_agent
-from spconnect.amazon import bounded, ids
+from spconnect.amazon import bounded, client_tls, ids
 from spconnect.errors import NotSetUp, ServerUnavailable, UsageError
 from spconnect.names import is_visible_ascii
 from spconnect.redaction import one_line, register_secret, strip_controls
@@ -252,6 +252,7 @@ class AdminApi:
                 timeout=self.timeout,
                 transport=self._transport,
                 limits=bounded.NO_KEEPALIVE,
+                verify=client_tls.context_for(url),
                 follow_redirects=False,
                 headers=headers,
             ) as client:

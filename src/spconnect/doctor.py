@@ -237,14 +237,16 @@ CLOCK_CHECK_SECONDS = 10.0
 def _clock_check() -> Check:
     import httpx
 
-    from spconnect.amazon import bounded
+    from spconnect.amazon import bounded, client_tls
     from spconnect.amazon.endpoints import lwa_token_url
 
     url = lwa_token_url()
     try:
         started = time.time()
         # Bounded like every answer (amazon/bounded.py): a deadline, and no body kept.
-        with httpx.Client(limits=bounded.NO_KEEPALIVE) as client:
+        with httpx.Client(
+            limits=bounded.NO_KEEPALIVE, verify=client_tls.context_for(url)
+        ) as client:
             answer = bounded.fetch(
                 client,
                 "HEAD",

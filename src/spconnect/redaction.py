@@ -89,13 +89,33 @@ _CODE_PATTERNS = (
     re.compile(r"(\"spapi_oauth_code\"\s*:\s*\")[^\"]+"),
 )
 
-_registered: dict[str, re.Pattern[str]] = {}
+
+class _EncodedForms:
+    """The pattern of a registered value's encoded forms, compiled the first time a text
+    that could hold one is redacted: most values are never printed at all, and the invite
+    server registers a code and two tokens per seller, for which compiling at once took
+    some 13% of its CPU (benchmarks/invite_load.py). Kept beside the value, so that a
+    value forgotten while another thread compiles its pattern stays forgotten."""
+
+    __slots__ = ("_pattern", "_value")
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        self._pattern: re.Pattern[str] | None = None
+
+    def sub(self, text: str) -> str:
+        if self._pattern is None:
+            self._pattern = re.compile(_encoded(self._value))
+        return self._pattern.sub(MASK, text)
+
+
+_registered: dict[str, _EncodedForms] = {}
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that it is masked wherever it would be printed."""
     if value and len(value) >= _MIN_REGISTERED_LENGTH and value not in _registered:
-        _registered[value] = re.compile(_encoded(value))
+        _registered[value] = _EncodedForms(value)
 
 
 def forget_secret(value: str | None) -> None:
@@ -116,7 +136,7 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
         if "%" in text or "\\" in text or "&" in text or "+" in text:
-            text = encoded.sub(MASK, text)
+            text = encoded.sub(text)
     for pattern, _kind in _SHAPES:
         text = pattern.sub(MASK, text)
     for pattern in _CODE_PATTERNS:

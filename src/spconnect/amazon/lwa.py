@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import httpx
 
 from spconnect._version import user_agent
-from spconnect.amazon import bounded
+from spconnect.amazon import bounded, client_tls
 from spconnect.amazon.endpoints import lwa_token_url
 from spconnect.amazon.ids import MAX_TOKEN_BYTES
 from spconnect.errors import (
@@ -262,6 +262,7 @@ class LwaClient:
             timeout=self.timeout,
             transport=self._transport,
             limits=bounded.NO_KEEPALIVE,
+            verify=client_tls.context_for(self.token_url),
             headers={
                 "user-agent": user_agent(),
                 "accept": "application/json",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from spconnect._version import user_agent
-from spconnect.amazon import bounded
+from spconnect.amazon import bounded, client_tls
 from spconnect.errors import (
     AmazonUnavailable,
     AuthorizationRejected,
@@ -104,7 +104,10 @@ def marketplace_participations(
     }
     try:
         with httpx.Client(
-            timeout=timeout, transport=transport, limits=bounded.NO_KEEPALIVE
+            timeout=timeout,
+            transport=transport,
+            limits=bounded.NO_KEEPALIVE,
+            verify=client_tls.context_for(endpoint),
         ) as client:
             answer = bounded.fetch(
                 client,

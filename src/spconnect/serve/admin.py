@@ -10,7 +10,6 @@ server that disagree on the contract find out at once), and everything is bounde
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ from spconnect.amazon.marketplaces import by_id, central_url, resolve_marketplac
 from spconnect.errors import SpconnectError, UsageError
 from spconnect.names import is_profile_name
 from spconnect.serve import sealing
-from spconnect.serve.flow import INVITE_ID, iso
+from spconnect.serve.flow import INVITE_ID, iso, new_invite_id
 from spconnect.serve.settings import ServeSettings
 from spconnect.serve.storage import (
     CONNECTED,
@@ -185,7 +184,7 @@ class AdminApi:
                 raise _bad(error.message) from None
         now = self.now()
         invite = Invite(
-            id=secrets.token_urlsafe(16),  # 128 bits: the link is the seller's key
+            id=new_invite_id(),
             key_id=key_id,
             profile=profile,
             marketplace=marketplace.marketplace_id,

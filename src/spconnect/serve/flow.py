@@ -83,6 +83,15 @@ COOKIE_LIFETIME = 24 * 3600  # a browser's mark; each state it starts lives far 
 OPEN_ENTRY_LIFETIME = 30 * 24 * 3600
 
 
+def new_invite_id() -> str:
+    """128 random bits, URL-safe (the link is the seller's key), never starting with
+    "-": the id is also a command-line argument (``spconnect invite revoke ID``), where a
+    leading "-" reads as an option, as it did for one id in 64."""
+    while (invite_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return invite_id
+
+
 def iso(timestamp: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
@@ -535,7 +544,7 @@ class InviteService:
         key = self.storage.newest_key()
         if key is None:
             return _page(503, pages.unavailable_page())
-        invite_id = secrets.token_urlsafe(16)
+        invite_id = new_invite_id()
         profile = selling_partner_id if is_profile_name(selling_partner_id) else invite_id
         sealed = self._seal(key.public_key, refresh_token, invite_id, selling_partner_id, now)
         self.storage.add_invite(

@@ -26,6 +26,7 @@ instances answering the same ``state`` at once cannot both succeed.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -208,6 +209,50 @@ class _Pool:
             self._idle.clear()
 
 
+class _WriteTurns:
+    """One write transaction of this process at a time, in the order they arrive.
+
+    SQLite has one writer at a time. A connection that finds the database locked sleeps
+    in SQLite's busy handler, 1, 2, 5, ... up to 100 ms between tries, while a newcomer
+    may take the lock the moment it is free: with 200 sellers at once some writes waited
+    more than a second behind hundreds of later ones, and under more load they would
+    reach the busy timeout and fail ("database is locked") after Amazon's code had been
+    exchanged (benchmarks/invite_load.py). This process's writers queue here instead,
+    first come first served, each woken by the one before it; SQLite's busy timeout
+    still covers other processes on the file (``--rotate-admin-token``)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+        self._taken = False
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._mutex:
+            mine: threading.Lock | None = None
+            if self._taken:
+                mine = threading.Lock()
+                mine.acquire()
+                self._waiting.append(mine)
+            self._taken = True
+        if mine is not None and not mine.acquire(timeout=POOL_WAIT_SECONDS):
+            with self._mutex:
+                if mine in self._waiting:  # else the turn was handed over just now
+                    self._waiting.remove(mine)
+                    raise StorageUnavailable(
+                        f"no turn to write to the database came within {POOL_WAIT_SECONDS:g} s",
+                        "the server is overloaded or the disk is slow",
+                    )
+        try:
+            yield
+        finally:
+            with self._mutex:
+                if self._waiting:
+                    self._waiting.popleft().release()  # the next writer's turn
+                else:
+                    self._taken = False
+
+
 class Storage:
     """The server's database. Every method takes ``now`` (seconds since the epoch) from
     the caller, so that one clock decides expiry everywhere."""
@@ -216,8 +261,9 @@ class Storage:
     database_errors: tuple[type[BaseException], ...] = ()
     description = ""
 
-    def __init__(self, pool: _Pool) -> None:
+    def __init__(self, pool: _Pool, *, write_turns: _WriteTurns | None = None) -> None:
         self._pool = pool
+        self._write_turns = write_turns
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -229,21 +275,24 @@ class Storage:
 
     @contextlib.contextmanager
     def _tx(self, *, write: bool = True) -> Iterator[_Tx]:
-        connection = self._pool.take()
-        broken = False
-        try:
-            with self._begin(connection, write) as cursor:
-                yield _Tx(cursor, self.placeholder)
-        except self.database_errors as exc:
-            broken = self._is_broken(connection)
-            # The driver's message may quote SQL or the URL, never a secret of ours; only
-            # its class is shown, as for any other failure the seller must not see.
-            raise StorageUnavailable(
-                f"the database failed ({type(exc).__name__}) at {self.description}",
-                "check that the database is reachable and not full",
-            ) from None
-        finally:
-            self._pool.give_back(connection, broken=broken)
+        turns = self._write_turns
+        with turns.turn() if write and turns is not None else contextlib.nullcontext():
+            connection = self._pool.take()
+            broken = False
+            try:
+                with self._begin(connection, write) as cursor:
+                    yield _Tx(cursor, self.placeholder)
+            except self.database_errors as exc:
+                broken = self._is_broken(connection)
+                # The driver's message may quote SQL or the URL, never a secret of ours;
+                # only its class is shown, as for any other failure the seller must not
+                # see.
+                raise StorageUnavailable(
+                    f"the database failed ({type(exc).__name__}) at {self.description}",
+                    "check that the database is reachable and not full",
+                ) from None
+            finally:
+                self._pool.give_back(connection, broken=broken)
 
     def close(self) -> None:
         self._pool.close()
@@ -567,8 +616,9 @@ def _statements(text: str) -> list[str]:
 
 
 class SqliteStorage(Storage):
-    """One file, created 0600; WAL so that readers never wait for a writer, and
-    ``secure_delete`` so that a deleted sealed blob does not linger in free pages."""
+    """One file, created 0600; WAL so that readers never wait for a writer, writers of
+    this process in turn (``_WriteTurns``), and ``secure_delete`` so that a deleted sealed
+    blob does not linger in free pages."""
 
     def __init__(self, path: str, *, pool_size: int = 8) -> None:
         import sqlite3
@@ -596,7 +646,7 @@ class SqliteStorage(Storage):
                 ) from None
             return connection
 
-        super().__init__(_Pool(connect, pool_size))
+        super().__init__(_Pool(connect, pool_size), write_turns=_WriteTurns())
 
     @contextlib.contextmanager
     def _begin(self, connection: Any, write: bool) -> Iterator[Any]:

@@ -40,7 +40,6 @@ import hashlib
 import json
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +48,7 @@ from types import TracebackType
 import httpx
 
 from spconnect._version import user_agent
-from spconnect.amazon import bounded
+from spconnect.amazon import bounded, client_tls
 from spconnect.errors import AmazonUnavailable, ApiErrorStatus, SpconnectError
 from spconnect.redaction import one_line, register_secret
 from spconnect.spapi.answers import (
@@ -127,7 +126,7 @@ class Caller:
             transport=transport,
             follow_redirects=False,
             limits=bounded.NO_KEEPALIVE,
-            verify=_tls_context(self.endpoint),
+            verify=client_tls.context_for(self.endpoint),
         )
         self._clock = clock
         self._sleep = sleep
@@ -394,19 +393,6 @@ class Caller:
             f"{request.describe()} has more than {MAX_PAGES} pages; stopped",
             "narrow the request (a shorter date range) and export it in parts",
         )
-
-
-def _tls_context(endpoint: str) -> ssl.SSLContext | bool:
-    """httpx's ``verify`` for a client that talks to ``endpoint`` alone (requests go to
-    the endpoint's paths, redirects are not followed). Amazon's https endpoints get httpx's
-    default, certifi's CA bundle. A plain http:// endpoint (the emulator, a local proxy
-    through SPCONNECT_SPAPI_URL) never uses TLS, so it gets a context that trusts no one
-    instead: loading the CA bundle costs some 20 ms, twice Python's start-up, on every
-    ``spconnect api``; and were TLS ever attempted with it, verification would fail
-    rather than pass."""
-    if endpoint.lower().startswith("https:"):
-        return True
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostnames checked
 
 
 def next_token(body: object) -> tuple[str, str] | None:
