@@ -7,6 +7,7 @@ such a skip is a failure (the project's rules), so CI can never go green without
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -216,6 +217,27 @@ def seller(cli: Cli, emulator: Emulator, secret_service: None) -> Seller:
     return login_self_authorized(cli, emulator)
 
 
+@contextlib.contextmanager
+def _interruptible_children() -> Iterator[None]:
+    """Children started here get Ctrl-C (SIGINT) at its default, as from a terminal.
+
+    A suite started in the background of a non-interactive shell (``cmd &`` in a script)
+    runs with SIGINT ignored, and a child inherits an ignored signal through exec (only
+    handled ones are reset): its Python then never raises KeyboardInterrupt, and a test
+    of Ctrl-C would wait for nothing. Handled in the parent for the moment of the fork
+    (no preexec_fn: other threads run here)."""
+    import signal
+
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class LoginProcess:
     """A running ``spconnect login``/``reauth``: its stderr is read as it arrives, stdin
     takes pastes, and the finished run lands in the Cli's history (for the leak checks)."""
@@ -226,14 +248,15 @@ class LoginProcess:
 
         self.cli = cli
         self.args = args
-        self.process = subprocess.Popen(
-            [CONSOLE_SCRIPT, *args],
-            env={**cli.env, **(env or {})},
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        with _interruptible_children():
+            self.process = subprocess.Popen(
+                [CONSOLE_SCRIPT, *args],
+                env={**cli.env, **(env or {})},
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
         self.stderr_lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
 
