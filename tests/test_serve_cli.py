@@ -232,6 +232,51 @@ def test_without_the_serve_extra_it_says_what_to_install(
     assert "Traceback" not in result.output
 
 
+def test_sellers_see_the_display_name(cli: Cli, emulator: Emulator, tmp_path: Path) -> None:
+    """--display-name is what the seller's pages call the app (Amazon's consent page
+    shows the name registered there, not config.toml's); the admin API reports both."""
+    app = emulator.state.register_app("demo", redirect_uris=[REDIRECT_URI])
+    write_config(cli, {"demo": app})
+    cli.env["SPCONNECT_CLIENT_SECRET"] = app.client_secret
+    db = str(tmp_path / "invites.db")
+    server = ServeProcess(
+        cli, "--public-url", PUBLIC_URL, "--db", db, "--display-name", "Acme  Repricer"
+    )
+    (token,) = admin_tokens(server.output())
+    info = server.admin(token).json()
+    assert (info["app"], info["display_name"]) == ("demo", "Acme Repricer")
+    key_id = server.admin(
+        token,
+        "/admin/v1/keys",
+        method="POST",
+        json={"public_key": sealing.generate_key_pair().public_key},
+    ).json()["key_id"]
+    invite = server.admin(
+        token,
+        "/admin/v1/invites",
+        method="POST",
+        json={"key_id": key_id, "profile": "acme", "marketplace": "US"},
+    ).json()
+    browser = Browser(server.url)
+    shown = browser.request("GET", invite["url"]).text
+    assert "Authorize Acme Repricer" in shown and "demo" not in shown
+    emulator.state.auto_approve = emulator.state.add_account("Acme Shop").selling_partner_id
+    connected = browser.go(invite["url"], "POST")
+    assert connected.status_code == 200 and "Acme Repricer" in connected.text
+    assert "shown as 'Acme Repricer'" in server.stop()
+
+
+@pytest.mark.parametrize("name", ["", "x" * 81, "Acme\x1b[31m"])
+def test_an_unusable_display_name_is_exit_2(
+    cli: Cli, app: EmulatedApp, tmp_path: Path, name: str
+) -> None:
+    db = tmp_path / "invites.db"
+    refused = run_serve(cli, db, "--display-name", name)
+    assert refused.returncode == ExitCode.USAGE, refused.output
+    assert "--display-name must be 1 to 80 printable characters" in refused.stderr
+    assert not admin_tokens(refused.output) and not db.exists()
+
+
 def test_a_stolen_database_file_and_the_servers_output_hold_no_secret(
     cli: Cli, emulator: Emulator, tmp_path: Path
 ) -> None:

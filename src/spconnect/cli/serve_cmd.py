@@ -103,6 +103,15 @@ def serve(
             help="The app from config.toml to authorize for (default: the only one).",
         ),
     ] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option(
+            "--display-name",
+            metavar="TEXT",
+            help="The app's name on the pages sellers see (default: the --app name); use "
+            "the name Amazon's consent page shows them.",
+        ),
+    ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -231,7 +240,7 @@ def serve(
             f"({type(exc).__name__}: {exc})",
             _INSTALL_HINT,
         ) from None
-    settings = _settings(app_name, public_url, open_enrollment, rate_limit)
+    settings = _settings(app_name, public_url, open_enrollment, rate_limit, display_name)
     from spconnect.amazon.marketplaces import central_url, resolve_marketplace
 
     marketplace = resolve_marketplace(enrollment_marketplace)
@@ -247,7 +256,9 @@ def serve(
     from spconnect.serve.storage import describe_database
 
     say(
-        f"spconnect serve: app {settings.app_name!r} at {settings.public_url}, listening on "
+        f"spconnect serve: app {settings.app_name!r}"
+        + (f" (shown as {settings.shown_name!r})" if settings.display_name else "")
+        + f" at {settings.public_url}, listening on "
         f"{host}:{listening.getsockname()[1]}; Redirect URI path {settings.redirect_path}"
         + (f", Login URI path {settings.login_path}" if settings.login_path else "")
         + f"; open enrollment {'on' if settings.open_enrollment else 'off'}; "
@@ -289,9 +300,13 @@ def _rotate(database: str) -> None:
 
 
 def _settings(
-    app_name: str | None, public_url: str | None, open_enrollment: bool, rate_limit: int
+    app_name: str | None,
+    public_url: str | None,
+    open_enrollment: bool,
+    rate_limit: int,
+    display_name: str | None = None,
 ) -> ServeSettings:
-    from spconnect.serve.settings import ServeSettings, check_public_url
+    from spconnect.serve.settings import ServeSettings, check_display_name, check_public_url
     from spconnect.store.config import load_config
 
     if not public_url:
@@ -300,6 +315,7 @@ def _settings(
             "such as --public-url https://connect.example.com",
         )
     origin = check_public_url(public_url)
+    shown = check_display_name(display_name) if display_name is not None else ""
     config = load_config()
     if app_name is None:
         if len(config.apps) != 1:
@@ -324,6 +340,7 @@ def _settings(
         public_url=origin,
         open_enrollment=open_enrollment,
         rate_limit=rate_limit,
+        display_name=shown,
     )
 
 

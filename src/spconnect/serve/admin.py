@@ -111,6 +111,7 @@ class AdminApi:
         s = self.settings
         return 200, {
             "app": s.app_name,
+            "display_name": s.shown_name,
             "client_id": s.client_id,
             "app_id": s.app_id,
             "kind": s.kind,

@@ -221,7 +221,7 @@ class InviteService:
         marketplace, vendor = self._marketplace(invite), invite.kind == "vendor"
         central = central_url(marketplace, vendor)
         body = pages.invite_page(
-            app_name=self.settings.app_name,
+            app_name=self.settings.shown_name,
             app_id=self.settings.app_id,
             vendor=vendor,
             marketplace=f"{marketplace.country} ({marketplace.code})",
@@ -291,7 +291,7 @@ class InviteService:
             if self.storage.newest_key() is None:
                 return _page(503, pages.unavailable_page())
         else:
-            return _page(403, pages.needs_invite_page(self.settings.app_name))
+            return _page(403, pages.needs_invite_page(self.settings.shown_name))
         consent_base = central_url(marketplace, vendor)
         try:
             callback_target(callback, consent_base)
@@ -400,7 +400,7 @@ class InviteService:
             # A reload of the answer in the browser that completed it.
             if invite is not None and invite.status in (CONNECTED, PULLED):
                 sp_id = invite.selling_partner_id or "?"
-                return _page(200, pages.connected_page(self.settings.app_name, sp_id))
+                return _page(200, pages.connected_page(self.settings.shown_name, sp_id))
         reason = {
             "used": "This answer was already received; each one counts once.",
             "expired": "This answer came too late: the sign-in it belongs to has expired.",
@@ -534,7 +534,7 @@ class InviteService:
             # Another answer won meanwhile, or the invite was withdrawn or expired: this
             # token is dropped unstored.
             return self._gone(self._current(invite.id))
-        return _page(200, pages.connected_page(self.settings.app_name, selling_partner_id))
+        return _page(200, pages.connected_page(self.settings.shown_name, selling_partner_id))
 
     def _enroll(
         self, refresh_token: str, selling_partner_id: str, marketplace_id: str | None, now: int
@@ -565,7 +565,7 @@ class InviteService:
             "open_enrollment_connected",
             f"selling partner {selling_partner_id}",
         )
-        return _page(200, pages.connected_page(self.settings.app_name, selling_partner_id))
+        return _page(200, pages.connected_page(self.settings.shown_name, selling_partner_id))
 
     def _seal(
         self, public_key: str, refresh_token: str, invite_id: str, selling_partner_id: str, now: int

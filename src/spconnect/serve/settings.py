@@ -76,6 +76,21 @@ _PUBLIC_URL_HINT = (
 )
 
 
+MAX_DISPLAY_NAME_CHARS = 80
+
+
+def check_display_name(value: str) -> str:
+    """``--display-name``: one line of printable text, at most 80 characters (pages
+    escape it; this keeps a mistyped value from turning them into something else)."""
+    text = " ".join(value.split())
+    if not text or len(text) > MAX_DISPLAY_NAME_CHARS or not text.isprintable():
+        raise UsageError(
+            f"--display-name must be 1 to {MAX_DISPLAY_NAME_CHARS} printable characters",
+            "give the app's name as sellers know it, such as --display-name 'Acme Repricer'",
+        )
+    return text
+
+
 def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     default = 443 if parts.scheme == "https" else 80
@@ -121,6 +136,12 @@ class ServeSettings:
     open_enrollment: bool = False
     rate_limit: int = DEFAULT_RATE_LIMIT  # per minute per client; 0: off
     state_lifetime: int = STATE_LIFETIME_SECONDS
+    display_name: str = ""  # from check_display_name; "" shows app_name
+
+    @property
+    def shown_name(self) -> str:
+        """The app's name on the pages sellers see."""
+        return self.display_name or self.app_name
 
     def __post_init__(self) -> None:
         check_on_origin(self.public_url, self.redirect_uri, "Redirect URI")
