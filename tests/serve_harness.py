@@ -65,9 +65,18 @@ class Browser:
     set_cookies: list[str] = field(default_factory=list)
     history: list[httpx.Response] = field(default_factory=list)
     addresses: list[str] = field(default_factory=list)
+    # A real TLS terminator at server_url (tests/test_terminators.py): it sets the
+    # X-Forwarded-* headers itself, and the TLS handshake names the public host (SNI) and
+    # trusts ``verify``. ``local_address``: the loopback address this browser comes from.
+    terminator: bool = False
+    verify: Any = True
+    local_address: str = ""
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(timeout=30)
+        transport = httpx.HTTPTransport(
+            verify=self.verify, local_address=self.local_address or None
+        )
+        self.http = httpx.Client(timeout=30, transport=transport)
 
     def request(
         self, method: str, url: str, *, data: Any = None, headers: dict[str, str] | None = None
@@ -76,14 +85,16 @@ class Browser:
         if url.startswith(PUBLIC_URL):
             target = self.server_url + url[len(PUBLIC_URL) :]
             sent.setdefault("Host", urlsplit(PUBLIC_URL).netloc)
-            sent.setdefault("X-Forwarded-Proto", "https")
-            sent.setdefault("X-Forwarded-For", self.address)
+            if not self.terminator:
+                sent.setdefault("X-Forwarded-Proto", "https")
+                sent.setdefault("X-Forwarded-For", self.address)
             if self.cookies:
                 sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         else:
             target = url
         self.addresses.append(url)
-        response = self.http.request(method, target, data=data, headers=sent)
+        sni = {"sni_hostname": urlsplit(PUBLIC_URL).hostname} if self.terminator else None
+        response = self.http.request(method, target, data=data, headers=sent, extensions=sni)
         if url.startswith(PUBLIC_URL):
             for header in response.headers.get_list("set-cookie"):
                 self.set_cookies.append(header)

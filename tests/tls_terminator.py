@@ -32,6 +32,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from spconnect.consent.tls import Certificate
+
 MAX_HEAD_BYTES = 32 * 1024
 MAX_BODY_BYTES = 64 * 1024
 IO_TIMEOUT = 10.0  # seconds for the handshake and each read or write from the client
@@ -54,20 +56,25 @@ _REASONS = {
 }
 
 
-def self_signed_context(host: str, cert_dir: Path) -> ssl.SSLContext:
-    """A server TLS context with a self-signed certificate for ``host``, made by
-    spconnect's own local-https code (consent/tls.py) into ``cert_dir``."""
+def self_signed_certificate(host: str, cert_dir: Path) -> Certificate:
+    """A self-signed certificate for ``host`` (PEM files), made by spconnect's own
+    local-https code (consent/tls.py) under ``cert_dir``."""
     before = os.environ.get("SPCONNECT_CONFIG_DIR")
     os.environ["SPCONNECT_CONFIG_DIR"] = str(cert_dir)  # where tls.py keeps certificates
     try:
-        from spconnect.consent.tls import self_signed_certificate
+        from spconnect.consent import tls
 
-        context = self_signed_certificate(host).server_context()
+        return tls.self_signed_certificate(host)
     finally:
         if before is None:
             del os.environ["SPCONNECT_CONFIG_DIR"]
         else:
             os.environ["SPCONNECT_CONFIG_DIR"] = before
+
+
+def self_signed_context(host: str, cert_dir: Path) -> ssl.SSLContext:
+    """A server TLS context with a self-signed certificate for ``host``."""
+    context = self_signed_certificate(host, cert_dir).server_context()
     context.set_alpn_protocols(["http/1.1"])
     return context
 
