@@ -31,6 +31,7 @@ import re
 import socket
 import ssl
 import subprocess
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ import httpx
 import pytest
 
 from spconnect.consent.tls import Certificate
-from tests.conftest import free_port, skip_or_fail
+from tests.conftest import Cli, free_port, skip_or_fail
 from tests.serve_harness import ADMIN_TOKEN, PUBLIC_URL, Browser, Deploy, Deployment
 from tests.tls_terminator import self_signed_certificate
 
@@ -319,3 +320,31 @@ def test_each_client_has_its_own_rate_limit_behind_it(
         assert second.request("GET", invite["url"]).status_code == 200
     clients = [line.split()[0] for line in server_log if " GET /i/" in line]
     assert clients == ["127.0.0.2"] * 3 + ["127.0.0.3"], server_log
+
+
+def test_serve_help_shows_a_deployment_whose_caddyfile_caddy_accepts(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`spconnect serve --help` shows a systemd unit and a Caddyfile (issue 11); Caddy
+    itself reads that Caddyfile without complaint."""
+    shown = cli.ok("serve", "--help").stdout
+    for line in ("LoadCredential=client-secret:", "--client-secret-file %d/client-secret"):
+        assert line in shown
+    start = shown.index("# /etc/caddy/Caddyfile")
+    lines = shown[start:].splitlines()[1:]
+    end = next(i for i, line in enumerate(lines) if line.strip() == "}" and not line[6:7].isspace())
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(textwrap.dedent("\n".join(lines[: end + 1])) + "\n")
+    binary = next((b for b in BINARIES["caddy"] if os.access(b, os.X_OK)), None)
+    if binary is None:
+        skip_or_fail("caddy is not installed (./scripts/test installs it)")
+        raise AssertionError("unreachable")
+    adapted = subprocess.run(
+        [binary, "adapt", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        timeout=30,
+    )
+    assert adapted.returncode == 0, adapted.stderr
+    assert '"dial":"127.0.0.1:8080"' in adapted.stdout.replace(" ", "")

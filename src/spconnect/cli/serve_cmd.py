@@ -224,6 +224,33 @@ def serve(
         # on your machine: pair the CLI with it, then invite a seller
         spconnect server add prod --url https://connect.example.com --token-stdin
         spconnect invite create --server prod -p acme --marketplace DE
+
+    A deployment, in short (docs/serve.md has the tested versions: the hardened unit,
+    Caddy's and nginx's timeouts and body limits, backups):
+
+    \b
+        # /etc/systemd/system/spconnect-serve.service
+        [Service]
+        User=spconnect
+        Environment=SPCONNECT_CONFIG_DIR=/etc/spconnect
+        LoadCredential=client-secret:/etc/spconnect/client-secret
+        StateDirectory=spconnect
+        ExecStart=/opt/spconnect/bin/spconnect serve --app myapp \\
+            --public-url https://connect.example.com --port 8080 \\
+            --client-secret-file %d/client-secret
+        Restart=on-failure
+        [Install]
+        WantedBy=multi-user.target
+    \b
+        # /etc/caddy/Caddyfile: TLS, /admin/ for your addresses only, the rest to serve
+        connect.example.com {
+            @admin_from_outside {
+                path /admin /admin/*
+                not remote_ip 198.51.100.0/24
+            }
+            respond @admin_from_outside 404
+            reverse_proxy 127.0.0.1:8080
+        }
     """
     # Whatever the server creates (the SQLite file and its journal) is private.
     os.umask(0o077)
