@@ -141,6 +141,10 @@ def test_next_token_is_found_where_each_api_puts_it() -> None:
     )
     vendor = {"payload": {"pagination": {"nextToken": "v"}, "orders": []}}
     assert next_token(vendor) == ("payload.pagination.nextToken", "v")
+    aplus = {"contentMetadataRecords": [], "nextPageToken": "p"}
+    assert next_token(aplus) == ("nextPageToken", "p")
+    services = {"payload": {"jobs": [], "nextPageToken": "s"}}
+    assert next_token(services) == ("nextPageToken", "s")
     assert next_token({"payload": {"Orders": []}}) is None
     assert next_token({"payload": [{"marketplace": {}}]}) is None
     assert next_token(None) is None
@@ -171,6 +175,29 @@ def test_the_next_token_goes_back_as_each_operation_expects_it() -> None:
     for path in ("/reports/2021-06-30/reports", "/feeds/2021-06-30/feeds"):
         filtered = ApiRequest("GET", path, (("reportTypes", "X"), ("pageSize", "2")))
         assert sent(filtered, "nextToken") == (("nextToken", "T"),)
+    # nextPageToken: in the query string, as pageToken to A+ Content and getServiceJobs.
+    aplus = ApiRequest("GET", "/aplus/2020-11-01/contentDocuments", (("marketplaceId", US),))
+    assert sent(aplus, "nextPageToken") == (("marketplaceId", US), ("pageToken", "T"))
+    jobs = ApiRequest("GET", "/service/v1/serviceJobs", (("marketplaceIds", US),))
+    assert sent(jobs, "nextPageToken") == (("marketplaceIds", US), ("pageToken", "T"))
+    wallet = ApiRequest("GET", "/finances/transfers/wallet/2024-03-01/transactions")
+    assert sent(wallet, "nextPageToken") == (("nextPageToken", "T"),)
+    capacity = ApiRequest(
+        "POST", "/service/v1/serviceResources/R1/capacity/range", body=b'{"capacityTypes": []}'
+    )
+    page = next_page(capacity, "nextPageToken", "T")
+    assert page.query == (("nextPageToken", "T"),) and page.body == capacity.body
+    # Fulfillment Inbound v0: QueryType=NEXT_TOKEN, the token and the marketplace only.
+    inbound = ApiRequest(
+        "GET",
+        "/fba/inbound/v0/shipments",
+        (("QueryType", "SHIPMENT"), ("MarketplaceId", US), ("ShipmentStatusList", "WORKING")),
+    )
+    assert sent(inbound, "NextToken") == (
+        ("QueryType", "NEXT_TOKEN"),
+        ("MarketplaceId", US),
+        ("NextToken", "T"),
+    )
 
 
 def test_a_post_search_is_paginated_through_its_body() -> None:

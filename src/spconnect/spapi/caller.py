@@ -28,8 +28,11 @@ and restricted data tokens (amazon.md section 9; design, exit codes 4, 5, 6 and 
   back under their own name; ``pagination.nextToken`` as ``pageToken`` (Catalog Items,
   Listings Items) or ``paginationToken`` (Data Kiosk, Fulfillment Inbound 2024-03-20 and
   the newer APIs), or under whichever of the two the request already names; the vendor
-  APIs' ``payload.pagination.nextToken`` as ``nextToken``. Operations whose reference
-  asks for the token alone (getReports, getFeeds) get nothing else in the next request.
+  APIs' ``payload.pagination.nextToken`` as ``nextToken``; ``nextPageToken`` in the query
+  string, as ``pageToken`` where the operation names it so (A+ Content, getServiceJobs).
+  Operations whose reference asks for the token alone (getReports, getFeeds) get nothing
+  else in the next request; Fulfillment Inbound v0's shipment listings get
+  ``QueryType=NEXT_TOKEN`` with it.
   A token seen before, or more than MAX_PAGES pages, stops the export with exit 6 rather
   than looping.
 """
@@ -407,6 +410,8 @@ def next_token(body: object) -> tuple[str, str] | None:
         (body, "nextToken", "nextToken"),
         (body.get("pagination"), "nextToken", "pagination.nextToken"),
         (payload.get("pagination") if isinstance(payload, dict) else None, "nextToken", _VENDOR),
+        (payload, "nextPageToken", "nextPageToken"),
+        (body, "nextPageToken", "nextPageToken"),
     ]
     for where, key, found_as in places:
         value = where.get(key) if isinstance(where, dict) else None
@@ -437,8 +442,33 @@ _TOKEN_ALONE = (
 )
 
 
+# nextPageToken (A+ Content, Seller Wallet, Supply Sources, Services) always goes back in
+# the query string, POSTs included (Services' slot capacity searches): as pageToken to A+
+# Content and Services' getServiceJobs, under its own name to the others. Their
+# parameters as published in amzn-sp-api 1.13.0 (apluscontent_v2020_11_01,
+# seller_wallet_2024_03_01, supply_sources_v2020_07_01, services_v1).
+_NEXT_PAGE_AS_PAGE_TOKEN = ("/aplus/",)
+_SERVICE_JOBS = "/service/v1/serviceJobs"
+# Fulfillment Inbound v0's getShipments and getShipmentItems select by QueryType, one of
+# which is "by using NextToken to continue returning items specified in a previous
+# request" (their QueryType parameter, amzn-sp-api 1.13.0, fulfillment_inbound_v0): the
+# next page is QueryType=NEXT_TOKEN with the token and the required MarketplaceId, the
+# token standing for the rest of the selection.
+_QUERY_TYPE_NEXT_TOKEN = ("/fba/inbound/v0/shipments", "/fba/inbound/v0/shipmentItems")
+
+
 def next_page(request: ApiRequest, found_as: str, token: str) -> ApiRequest:
     """The request for the page after ``request``'s, given its answer's next token."""
+    if found_as == "nextPageToken":
+        as_page_token = request.path.startswith(_NEXT_PAGE_AS_PAGE_TOKEN) or (
+            request.path == _SERVICE_JOBS
+        )
+        return request.with_query("pageToken" if as_page_token else "nextPageToken", token)
+    if request.method == "GET" and request.path in _QUERY_TYPE_NEXT_TOKEN:
+        marketplace = tuple((k, v) for k, v in request.query if k == "MarketplaceId")
+        return replace(
+            request, query=(("QueryType", "NEXT_TOKEN"), *marketplace, ("NextToken", token))
+        )
     body = _json_object(request.body)
     if found_as == _VENDOR:
         name = "nextToken"
