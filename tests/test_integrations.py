@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -132,6 +133,47 @@ def test_amzn_sp_api_renews_a_token_amazon_finds_expired(
     answer = orders.get_orders(marketplace_ids=[US], created_after="2025-01-01T00:00:00Z")
     assert [o.amazon_order_id for o in answer.payload.orders] == shop
     assert emulator.count("token_requests") == before + 1
+
+
+def test_amzn_sp_api_restricted_client_keeps_its_rdt_fresh(
+    shop: list[str], emulator: Emulator
+) -> None:
+    """The restricted client renews its RDT before expiresIn runs out (on its own clock)
+    and once when Amazon refuses it as expired (Amazon's clock ran ahead): a client kept
+    for a long export keeps reading personal data."""
+    from spapi import OrdersV0Api
+
+    from spconnect.integrations.amzn_sp_api import RestrictedTokenSource, restricted_api_client
+
+    def buyer_emails(api: OrdersV0Api) -> list[str]:
+        answer = api.get_orders(marketplace_ids=[US], created_after="2025-01-01T00:00:00Z")
+        return [o.buyer_info.buyer_email for o in answer.payload.orders]
+
+    private = OrdersV0Api(
+        restricted_api_client("default", "GET", "/orders/v0/orders", ["buyerInfo"])
+    )
+    first = buyer_emails(private)
+    assert len(emulator.state.restricted_tokens) == 1 and first
+    emulator.state.advance(3700)  # at Amazon the RDT (and the access token) expired
+    assert buyer_emails(private) == first
+    assert len(emulator.state.restricted_tokens) == 2  # refused once, replaced once
+
+    # Its own clock (which also times each request) moved on instead.
+    ahead = [0.0]
+    source = RestrictedTokenSource(
+        "default",
+        emulator.url,
+        "GET",
+        "/orders/v0/orders",
+        ["buyerInfo"],
+        clock=lambda: time.monotonic() + ahead[0],
+    )
+    held = source.get_lwa_access_token()
+    ahead[0] = 3600 - 70.0  # expiresIn 3600, renewed 60 s early
+    assert source.get_lwa_access_token() == held
+    ahead[0] = 3600 - 59.0
+    renewed = source.get_lwa_access_token()
+    assert renewed != held and renewed in emulator.state.restricted_tokens
 
 
 def test_requests_auth_sends_the_profiles_token(

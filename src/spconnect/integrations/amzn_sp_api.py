@@ -19,6 +19,10 @@ SP-API refuses a token spconnect had cached (Amazon calls it revoked or expired)
 client renews it once and repeats the call, as ``spconnect api`` does; Login with
 Amazon's verdict on that refresh is what the caller sees.
 
+``restricted_api_client`` holds its restricted data token in memory only, obtains it
+again before its ``expiresIn`` runs out, and once more when the SP-API refuses it, as
+``spconnect api --rdt`` does, so a client kept for a long export keeps working.
+
 Note that importing the SDK runs ``logging.basicConfig(level=INFO)`` (its own choice, in
 spapi/client.py).
 """
@@ -26,13 +30,16 @@ spapi/client.py).
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from spapi import ApiClient, Configuration
 from spapi.rest import ApiException
 
 from spconnect import access
-from spconnect.spapi.answers import refuses_token_in
+from spconnect.spapi.answers import RESTRICTED_TOKEN_NAMES, refuses_token_in
 
 
 class SpconnectTokenCache:
@@ -50,14 +57,41 @@ class SpconnectTokenCache:
         return access.get_access_token(self.profile, min_ttl=self.min_ttl, force_refresh=True)
 
 
-class _FixedToken:
-    """A restricted data token for the calls it was issued for."""
+class RestrictedTokenSource:
+    """What the SDK's ApiClient calls for a token, for calls that need a restricted data
+    token: one for ``method path`` and these data elements (amazon.md section 9), held in
+    memory, renewed before it expires (``renew`` gets a new one at once). Thread-safe."""
 
-    def __init__(self, token: str) -> None:
-        self._token = token
+    def __init__(
+        self,
+        profile: str,
+        endpoint: str,
+        method: str,
+        path: str,
+        data_elements: Sequence[str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from spconnect.spapi.caller import Caller
+
+        self._resource = (method, path, tuple(data_elements))
+        # The Caller keeps no connection open between requests (no keep-alive).
+        self._caller = Caller(
+            lambda: access.get_access_token(profile, min_ttl=60),
+            endpoint,
+            renew_token=SpconnectTokenCache(profile).renew,
+            clock=clock,
+        )
+        self._lock = threading.Lock()
 
     def get_lwa_access_token(self) -> str:
-        return self._token
+        with self._lock:
+            return self._caller.held_restricted_data_token(*self._resource)
+
+    def renew(self) -> str:
+        """A new restricted data token in place of one Amazon refused."""
+        with self._lock:
+            return self._caller.restricted_data_token(*self._resource)
 
 
 class _SpconnectApiClient(ApiClient):  # type: ignore[misc]
@@ -68,9 +102,14 @@ class _SpconnectApiClient(ApiClient):  # type: ignore[misc]
             return super().request(method, url, *args, **kwargs)
         except ApiException as error:
             tokens = self.configuration.access_token_cache
-            if not isinstance(tokens, SpconnectTokenCache) or not refuses_token_in(
-                int(error.status or 0), _document(error.body)
-            ):
+            status, document = int(error.status or 0), _document(error.body)
+            if isinstance(tokens, RestrictedTokenSource):
+                refused = refuses_token_in(status, document, names=RESTRICTED_TOKEN_NAMES)
+            else:
+                refused = isinstance(tokens, SpconnectTokenCache) and refuses_token_in(
+                    status, document
+                )
+            if not refused:
                 raise
             token = tokens.renew()
         self.default_headers["x-amz-access-token"] = token
@@ -104,14 +143,9 @@ def restricted_api_client(
     profile: str | None, method: str, path: str, data_elements: list[str]
 ) -> ApiClient:
     """An ApiClient that sends a restricted data token for ``method path`` (amazon.md
-    section 9), obtained as ``spconnect api --rdt`` obtains it; good for an hour."""
-    from spconnect.spapi.caller import Caller
-
+    section 9), obtained as ``spconnect api --rdt`` obtains it, and again before it
+    expires or when Amazon refuses it (module docstring)."""
     token = access.access_token(profile, min_ttl=60)
-    with Caller(
-        lambda: access.get_access_token(token.profile, min_ttl=60),
-        token.endpoint,
-        renew_token=SpconnectTokenCache(token.profile).renew,
-    ) as caller:
-        rdt = caller.restricted_data_token(method, path, data_elements)
-    return _client(token.endpoint, _FixedToken(rdt))
+    source = RestrictedTokenSource(token.profile, token.endpoint, method, path, data_elements)
+    source.get_lwa_access_token()  # the first one now: an app without the role fails here
+    return _client(token.endpoint, source)

@@ -115,9 +115,10 @@ def refuses_restricted_token(answer: Answer) -> bool:
     """Whether a 401/403 to a request sent with a restricted data token refuses that token
     itself: in the words Amazon uses for access tokens, or naming the restricted data
     token (it travels in the same ``x-amz-access-token`` header, amazon.md section 9)."""
-    return refuses_token_in(
-        answer.status, answer.document, names=("access token", "restricted data token")
-    )
+    return refuses_token_in(answer.status, answer.document, names=RESTRICTED_TOKEN_NAMES)
+
+
+RESTRICTED_TOKEN_NAMES = ("access token", "restricted data token")
 
 
 def refuses_token_in(

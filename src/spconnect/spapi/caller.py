@@ -185,7 +185,7 @@ class Caller:
                 "x-amz-access-token": (
                     self._access_token()
                     if elements is None
-                    else self._restricted_token(request.method, request.path, elements)
+                    else self.held_restricted_data_token(request.method, request.path, elements)
                 ),
                 "user-agent": user_agent(),
                 "accept": "application/json",
@@ -316,7 +316,7 @@ class Caller:
 
     # -- restricted data tokens and pages ----------------------------------------------
 
-    def _restricted_token(self, method: str, path: str, elements: tuple[str, ...]) -> str:
+    def held_restricted_data_token(self, method: str, path: str, elements: tuple[str, ...]) -> str:
         """The RDT held for ``method path`` and these elements, or a new one when none is
         held or the one held is due for renewal."""
         key = (method, path, elements)
