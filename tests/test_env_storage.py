@@ -61,6 +61,68 @@ def test_zero_config_needs_no_config_file_and_no_keyring(
     assert second != first["access_token"]
 
 
+def test_zero_config_follows_the_region_and_client_id_variables_past_the_cache(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    """A cached token is served only for the region and app the variables name now: a
+    script that switches SPCONNECT_REGION gets that region's endpoint (never the cached
+    one's), and a region that does not exist is exit 2 even with a token cached."""
+    app = emulator.state.register_app("ci")
+    shop = emulator.state.self_authorize(app.client_id)
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": shop,
+        "SPCONNECT_REGION": "na",
+    }
+    na = json.loads(cli.ok("token", "--format", "json", env=env).stdout)
+    assert na["region"] == "na"
+    eu = json.loads(
+        cli.ok("token", "--format", "json", env={**env, "SPCONNECT_REGION": "eu"}).stdout
+    )
+    assert eu["region"] == "eu"  # (the endpoint is the emulator's for every region here)
+    shown = cli.ok("token", "--format", "env", env={**env, "SPCONNECT_REGION": "EU"}).stdout
+    assert "SPAPI_REGION='eu'" in shown or "SPAPI_REGION=eu" in shown
+    mars = cli.run("token", env={**env, "SPCONNECT_REGION": "mars"})
+    assert mars.returncode == ExitCode.USAGE and "SPCONNECT_REGION" in mars.stderr
+    other = emulator.state.register_app("other")
+    wrong_app = cli.run("token", env={**env, "SPCONNECT_CLIENT_ID": other.client_id})
+    assert wrong_app.returncode == ExitCode.CLIENT_REJECTED  # not served the cached token
+    assert "check SPCONNECT_CLIENT_ID and set the current secret in" in wrong_app.stderr
+    emulator.state.revoke(shop)
+    revoked = cli.run("token", "--force-refresh", env=env)
+    assert revoked.returncode == ExitCode.AUTHORIZATION_REJECTED
+    assert "set the new refresh token in SPCONNECT_REFRESH_TOKEN_DEFAULT" in revoked.stderr
+    assert "reauth" not in revoked.stderr
+
+
+def test_status_describes_the_zero_config_profile(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    """`status` in zero-config mode shows what `token` uses, not "not logged in"."""
+    app = emulator.state.register_app("ci")
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": emulator.state.self_authorize(app.client_id),
+        "SPCONNECT_REGION": "eu",
+    }
+    cli.ok("token", env=env)
+    shown = cli.run("status", "--json", env=env)
+    assert shown.returncode == 0, shown.output
+    document = json.loads(shown.stdout)
+    (described,) = document["profiles"]
+    assert (described["profile"], described["app"], described["region"]) == (
+        "default",
+        "environment",
+        "eu",
+    )
+    assert described["access_token"]["expires_in"] > 3000 and document["problems"] == []
+    assert "SPCONNECT_REFRESH_TOKEN" in described["storage"]["backend"]
+
+
 def test_per_profile_variables_select_each_profiles_token(
     cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
 ) -> None:

@@ -19,7 +19,7 @@ from spconnect.amazon import spapi
 from spconnect.amazon.endpoints import spapi_endpoint
 from spconnect.amazon.marketplaces import by_id
 from spconnect.errors import ExitCode, SpconnectError
-from spconnect.store import default_profile, files, history, paths
+from spconnect.store import default_profile, envvars, files, history, paths
 from spconnect.store.config import (
     AUTHORIZATION_RENEWAL_DAYS,
     SECRET_ROTATION_DAYS,
@@ -221,7 +221,8 @@ def _check_deadlines(status: ProfileStatus) -> None:
                 f"{secret.days_left} days ({secret.due})",
                 f"rotate it in Developer Central, then `spconnect app set-secret {status.app}`",
             )
-    elif status.kind is not None:
+    elif status.kind is not None and status.app != envvars.ZERO_CONFIG_APP:
+        # (zero-config mode keeps no record: the secret is only ever the variable's)
         status.warning(
             f"the day the client secret of app {status.app!r} was made is unknown",
             f"spconnect app set-secret {status.app}",

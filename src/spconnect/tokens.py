@@ -166,6 +166,7 @@ def make_entry(
         "obtained_at": grant.obtained_at,
         "expires_at": grant.expires_at,
         "refresh_at": grant.expires_at - margin,
+        "app": profile.app,
         "region": profile.region,
         "sandbox": profile.sandbox,
         "selling_partner_id": selling_partner_id,

@@ -53,6 +53,7 @@ from spconnect.errors import (
 )
 from spconnect.names import is_visible_ascii
 from spconnect.redaction import one_line, register_secret
+from spconnect.store import envvars
 
 log = logging.getLogger("spconnect.lwa")
 
@@ -452,7 +453,12 @@ class LwaClient:
                 )
                 + "; the seller revoked the app, the yearly authorization lapsed, or the "
                 "token belongs to another app or region",
-                f"the seller must authorize again: `spconnect reauth -p {profile}`",
+                (
+                    "the seller must authorize again; then set the new refresh token in "
+                    f"{envvars.refresh_token_variable(profile)} or {envvars.REFRESH_TOKEN}"
+                    if context.app == envvars.ZERO_CONFIG_APP
+                    else f"the seller must authorize again: `spconnect reauth -p {profile}`"
+                ),
             )
         if error == "invalid_grant":
             return LoginIncomplete(
@@ -471,7 +477,12 @@ class LwaClient:
                     "secret past its 180-day rotation",
                     request_id,
                 ),
-                f"set the current secret: `spconnect app set-secret {app}`",
+                (
+                    f"check {envvars.CLIENT_ID} and set the current secret in "
+                    f"{envvars.CLIENT_SECRET}"
+                    if context.app == envvars.ZERO_CONFIG_APP
+                    else f"set the current secret: `spconnect app set-secret {app}`"
+                ),
             )
         if error == "invalid_scope":
             return ClientRejected(

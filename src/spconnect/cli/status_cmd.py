@@ -192,7 +192,7 @@ def status(
         spconnect status --all --json | jq '.problems'
     """
     setup_verbose(verbose)
-    ws = Workspace()
+    ws = Workspace(zero_config=True)  # no config file: the environment's profile
     default = overview.default_profile_of(ws)
     try:
         names = sorted(ws.config.profiles) if all_profiles else [profile]

@@ -189,6 +189,8 @@ def fresh_entry(
         return None
     from spconnect.store import envvars
 
+    if not envvars.describes_cached(entry):
+        return None  # zero-config: the variables now name another region or app
     refresh_token = envvars.refresh_token(profile)
     if refresh_token or entry.get("storage") == "env":
         if not refresh_token:

@@ -25,7 +25,7 @@ from spconnect.amazon import ids
 from spconnect.amazon.marketplaces import Region
 from spconnect.errors import NotSetUp, UsageError
 from spconnect.names import clean_pasted, is_profile_name, is_visible_ascii
-from spconnect.store import files, paths
+from spconnect.store import envvars, files, paths
 from spconnect.store.cache import DEFAULT_REFRESH_MARGIN
 
 if sys.version_info >= (3, 11):
@@ -620,7 +620,7 @@ def parse_config(text: str, source: str) -> Config:
         ) from None
 
 
-ZERO_CONFIG_APP = "environment"
+ZERO_CONFIG_APP = envvars.ZERO_CONFIG_APP
 
 
 class ZeroConfig(Config):

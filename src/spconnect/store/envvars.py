@@ -28,6 +28,18 @@ CLIENT_SECRET = "SPCONNECT_CLIENT_SECRET"
 REFRESH_TOKEN = "SPCONNECT_REFRESH_TOKEN"
 CLIENT_ID = "SPCONNECT_CLIENT_ID"
 REGION = "SPCONNECT_REGION"
+# The app's name in zero-config mode (no config file): the one these variables describe.
+ZERO_CONFIG_APP = "environment"
+
+
+def describes_cached(entry: dict[str, object]) -> bool:
+    """Whether a zero-config cache entry is for the app and region the variables name now
+    (a script may switch SPCONNECT_REGION between calls); True for any other entry."""
+    if entry.get("app") != ZERO_CONFIG_APP:
+        return True
+    region = (os.environ.get(REGION) or "").strip().lower()
+    client_id = (os.environ.get(CLIENT_ID) or "").strip()
+    return region == entry.get("region") and client_id == entry.get("client_id")
 
 
 def refresh_token_variable(profile: str) -> str:
