@@ -111,9 +111,11 @@ def app(emulator: Emulator, cli: Cli) -> EmulatedApp:
 def test_the_admin_token_is_printed_once_on_first_start(
     cli: Cli, app: EmulatedApp, tmp_path: Path
 ) -> None:
+    (tmp_path / "state").mkdir(mode=0o700)  # as systemd's StateDirectory= makes it
     db = str(tmp_path / "state" / "invites.db")
     first = ServeProcess(cli, "--public-url", PUBLIC_URL, "--db", db)
     assert first.admin("wrong").status_code == 401
+    assert f"a new database, {db}" in first.output()
     (token,) = admin_tokens(first.output())
     info = first.admin(token)
     assert info.status_code == 200 and info.json()["client_id"] == app.client_id
@@ -199,11 +201,31 @@ def test_a_database_password_is_not_taken_as_an_argument(cli: Cli, app: Emulated
 
 
 def test_an_unusable_database_is_exit_7(cli: Cli, app: EmulatedApp, tmp_path: Path) -> None:
-    blocked = tmp_path / "not-a-dir"
-    blocked.write_text("")
-    result = run_serve(cli, blocked / "x.db")
+    blocked = tmp_path / "x.db"
+    blocked.mkdir()  # a directory where the file should be
+    result = run_serve(cli, blocked)
     assert result.returncode == ExitCode.STORAGE_UNAVAILABLE, result.output
     assert "Traceback" not in result.output
+
+
+def test_a_mistyped_database_path_makes_no_new_database_or_admin_token(
+    cli: Cli, app: EmulatedApp, tmp_path: Path
+) -> None:
+    """A new database would print a new admin token (into the journal, under systemd)
+    that no paired CLI knows: a --db in a directory that does not exist is refused."""
+    typo = tmp_path / "var" / "lib" / "spconect" / "invites.db"
+    result = run_serve(cli, typo)
+    assert result.returncode == ExitCode.USAGE, result.output
+    assert f"the directory of --db {typo} does not exist" in result.stderr
+    assert not admin_tokens(result.output) and not (tmp_path / "var").exists()
+    rotated = cli.run("serve", "--rotate-admin-token", "--db", str(typo))
+    assert rotated.returncode == ExitCode.USAGE and not admin_tokens(rotated.output)
+    # In a directory that exists, it makes the first token of a new database, as
+    # docs/serve.md has it done before the first start (never into the journal).
+    first = cli.run("serve", "--rotate-admin-token", "--db", str(tmp_path / "invites.db"))
+    assert first.returncode == 0 and len(admin_tokens(first.stderr)) == 1
+    assert "The server's first admin token" in first.stderr
+    assert "no longer works" not in first.stderr
 
 
 def test_a_taken_port_is_named(cli: Cli, app: EmulatedApp, tmp_path: Path) -> None:
@@ -290,6 +312,7 @@ def test_a_stolen_database_file_and_the_servers_output_hold_no_secret(
     secret_file.parent.mkdir()
     secret_file.write_text(app.client_secret + "\n")
     db = tmp_path / "state" / "invites.db"
+    db.parent.mkdir(mode=0o700)
     server = ServeProcess(
         cli,
         "--public-url",

@@ -86,6 +86,23 @@ def _check_db_argument(ctx: typer.Context, db: str) -> None:
         )
 
 
+def _check_database_place(database: str, *, given: bool) -> None:
+    """A SQLite --db in a directory that does not exist is a typo more often than not: a
+    new database there would start with a new admin token (in the journal, under
+    systemd) that no paired CLI knows. Only the default place is created when missing."""
+    from spconnect.serve.storage import is_postgres_url, sqlite_path
+
+    if is_postgres_url(database):
+        return
+    path = sqlite_path(database)
+    directory = os.path.dirname(os.path.abspath(path))
+    if given and not os.path.isdir(directory):
+        raise UsageError(
+            f"the directory of --db {path} does not exist",
+            f"check the path for a typo, or create {directory} (mode 0700) first",
+        )
+
+
 def _announce_admin_token(token: str) -> None:
     # The one place the admin token is shown (docs/serve-api.md, "Admin token"): straight
     # to stderr, once; the server keeps only its hash.
@@ -128,8 +145,8 @@ def serve(
             metavar="URL",
             envvar=DB_VARIABLE,
             show_default=False,
-            help="A SQLite file (a path or sqlite:///path; default: "
-            "$STATE_DIRECTORY/invites.db, else invites.db in your data directory) or "
+            help="A SQLite file (a path or sqlite:///path, in a directory that exists; "
+            "default: $STATE_DIRECTORY/invites.db, else invites.db in your data directory) or "
             f"postgresql://… for several instances. A URL with a password: ${DB_VARIABLE}.",
         ),
     ] = None,
@@ -256,6 +273,7 @@ def serve(
     os.umask(0o077)
     database = db or default_database()
     _check_db_argument(ctx, database)
+    _check_database_place(database, given=db is not None)
     if rotate_admin_token:
         _rotate(database)
         return
@@ -276,6 +294,9 @@ def serve(
     storage = _open(database)
     token = _new_admin_token()
     if storage.set_admin_token(token, int(time.time()), replace=False):
+        from spconnect.serve.storage import describe_database
+
+        say(f"spconnect serve: a new database, {describe_database(database)}")
         _announce_admin_token(token)
     del token
     listening = runner.bind(host, port)
@@ -320,10 +341,18 @@ def _new_admin_token() -> str:
 def _rotate(database: str) -> None:
     storage = _open(database)
     token = _new_admin_token()
-    storage.set_admin_token(token, int(time.time()), replace=True)
+    # The first token of a new database (docs/serve.md makes it this way, before the
+    # first start, so that it never reaches the journal), or a replacement.
+    first = storage.set_admin_token(token, int(time.time()), replace=False)
+    if not first:
+        storage.set_admin_token(token, int(time.time()), replace=True)
     storage.close()
     _announce_admin_token(token)
-    say("The previous admin token no longer works; give the new one to `spconnect server add`.")
+    say(
+        "The server's first admin token; give it to `spconnect server add`."
+        if first
+        else "The previous admin token no longer works; give the new one to `spconnect server add`."
+    )
 
 
 def _settings(
