@@ -255,7 +255,8 @@ def test_a_refused_consent_is_explained_and_nothing_is_stored(
     assert invite["status"] == "failed" and "consent refused" in invite["failure"]
     nothing = remote.cli.run("invite", "pull")
     assert nothing.returncode == 0, nothing.output
-    assert "Nothing to pull" in nothing.stderr and "1 failed" in nothing.stderr
+    assert "Nothing to pull" in nothing.stderr
+    assert "1 invite ended without a connection (consent refused or failed)" in nothing.stderr
     assert profiles(remote) == {} and remote.keyring_value("profile:acme") is None
     assert remote.emulator.count("authorization_code") == 0
 
@@ -263,6 +264,10 @@ def test_a_refused_consent_is_explained_and_nothing_is_stored(
     page = seller.open(link)
     assert page.startswith("This invite can no longer be used")
     check_what_the_seller_saw(remote, seller, terminator)
+    # Revoking the failed invite clears it from the summary.
+    revoked = remote.cli.run("invite", "revoke", remote.invite_id(link))
+    assert revoked.returncode == 0, revoked.output
+    assert "without a connection" not in remote.cli.run("invite", "pull").stderr
 
 
 def test_an_expired_invite_shows_an_expired_page(

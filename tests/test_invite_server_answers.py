@@ -134,7 +134,7 @@ def test_a_proxy_401_is_the_admin_token_refused(cli: Cli, stub_server: Callable[
     code, _, stderr = add(cli, stub.url)
     assert code == ExitCode.NOT_SET_UP
     assert "refused the admin token" in stderr
-    assert "spconnect server add stub" in stderr and "--token-stdin" in stderr
+    assert "the server printed as `admin token: …` on its first start" in stderr
 
 
 def test_a_redirect_is_not_followed_with_the_token(

@@ -179,6 +179,11 @@ def test_a_missing_client_secret_is_exit_3(cli: Cli, app: EmulatedApp, tmp_path:
     assert "SPCONNECT_CLIENT_SECRET" in result.stderr and "--client-secret-file" in result.stderr
     missing = run_serve(cli, db, "--client-secret-file", str(tmp_path / "nope"))
     assert missing.returncode == ExitCode.NOT_SET_UP and "cannot read" in missing.stderr
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    blank = run_serve(cli, db, "--client-secret-file", str(empty))
+    assert blank.returncode == ExitCode.NOT_SET_UP
+    assert f"--client-secret-file {empty} is empty" in blank.stderr
     assert not db.exists()
 
 

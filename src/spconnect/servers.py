@@ -92,7 +92,16 @@ def add_server(
     token = check_admin_token(token)
     check_storage(ws, insecure_storage)
     api = AdminApi(name, url, token, transport=transport)
-    info = api.info()  # the token is checked here: 401 is exit 3 with the way out
+    try:
+        info = api.info()  # the token is checked here: 401 is exit 3
+    except NotSetUp as refused:
+        if name in ws.config.servers:
+            raise  # paired before: its hint says how to pair again
+        raise NotSetUp(
+            refused.message,
+            "give the token the server printed as `admin token: …` on its first start "
+            "(`spconnect serve --rotate-admin-token` on the server makes a new one)",
+        ) from None
     public_url = info.public_url.rstrip("/")
     problem = server_url_problem(public_url)
     if problem is not None:

@@ -349,21 +349,31 @@ def pull(
     waiting = []
     if result.pending:
         waiting.append(f"{result.pending} pending")
-    if result.failed:
-        waiting.append(f"{result.failed} failed (see `spconnect invite list`)")
     if result.other_key:
         waiting.append(f"{result.other_key} sealed to another CLI's key")
     others = f"; {', '.join(waiting)}" if waiting else ""
+    # Not a failed pull: a seller refused the consent, or Amazon's answer was unusable.
+    ended = (
+        f"{result.failed} invite{'s' if result.failed != 1 else ''} ended without a "
+        "connection (consent refused or failed): `spconnect invite list` says why, "
+        "`spconnect invite revoke ID` clears one."
+        if result.failed
+        else ""
+    )
     if not result.outcomes:
         say(
             f"Nothing to pull from server {result.server!r}: no invite is connected and "
             f"waiting ({result.pulled_before} pulled before{others})."
         )
+        if ended:
+            say(ended)
         return
     say(
         f"Pulled {result.pulled} of {len(result.outcomes)} connected invites from server "
         f"{result.server!r}{others}."
     )
+    if ended:
+        say(ended)
     stored = [o.profile for o in result.outcomes if o.exit_code == ExitCode.OK and o.profile]
     if stored:
         say(f"Next: spconnect token -p {stored[0]} (spconnect status --all shows every profile)")

@@ -62,6 +62,12 @@ def _client_secret(secret_file: Path | None) -> str:
                 f"--client-secret-file {secret_file} is larger than a client secret can be"
             )
         value = raw.decode("utf-8", "replace")
+        if not value.strip():
+            raise NotSetUp(
+                f"--client-secret-file {secret_file} is empty",
+                "write the app's client secret into it (one line; systemd: the file "
+                "LoadCredential= names)",
+            )
     else:
         value = envvars.client_secret() or ""
     if not value.strip():

@@ -219,6 +219,11 @@ def server_url_problem(url: str) -> str | None:
         return "must not carry a user name or password"
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return "must not have a query (?...) or a #fragment"
+    if parts.path.rstrip("/").endswith(("/admin", "/admin/v1")):
+        return (
+            "ends in the admin API's own path; give the server's address without it "
+            "(spconnect adds /admin/v1/…), such as https://invites.example.com"
+        )
     if parts.scheme == "http" and not is_loopback_host(host):
         return (
             f"is plain http to {host}, which is not a loopback address: the admin token "
