@@ -141,7 +141,7 @@ def serve(
             "--public-url",
             metavar="URL",
             help="The https origin sellers see (the TLS terminator's); the app's Redirect "
-            "URI and Login URI must be on it. Plain http only for loopback hosts.",
+            "URI and Login URI (https, as Amazon requires) must be on it.",
         ),
     ] = None,
     db: Annotated[

@@ -3,10 +3,10 @@
 The server answers on the paths of the app's registered Redirect URI and Login URI
 (amazon.md section 3), so both must be on the public origin (``--public-url``): the
 https origin sellers see, in front of which a TLS terminator forwards plain http on
-loopback. Plain http is accepted for loopback hosts only (local trials and tests), since
-Amazon accepts only https URIs (amazon.md section 3) and a code must never cross a
-network in clear text. Standard library only: the CLI checks these before it imports
-the ASGI stack.
+loopback. ``--public-url`` itself may be plain http on a loopback host (a code must never
+cross a network in clear text), but since Amazon accepts only https URIs (amazon.md
+section 3) and config.toml holds only those, an app's URIs are on an https origin.
+Standard library only: the CLI checks these before it imports the ASGI stack.
 """
 
 from __future__ import annotations
