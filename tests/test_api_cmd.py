@@ -232,6 +232,9 @@ def test_bad_flags_exit_2_before_anything_is_sent(
         # refuses token-shaped arguments of every command before they get here).
         (("-H", "x-amz-access-token: from-argv", "/orders/v0/orders"), "not yours to set"),
         (("--slurp", "/orders/v0/orders"), "--slurp needs --paginate"),
+        # The method as a word before the path, as some HTTP clients take it.
+        (("GET", "/orders/v0/orders"), "the method goes in -X: spconnect api -X GET PATH"),
+        (("delete", "/x"), "the method goes in -X: spconnect api -X DELETE PATH"),
         (("-F", "note=@/nonexistent/file", "-X", "POST", "/x"), "cannot read /nonexistent"),
         # A restricted data token's shape, refused before parsing, never echoed.
         (("-f", "t=Atz.sprdt|from-argv", "-X", "POST", "/x"), "never taken as command-line"),

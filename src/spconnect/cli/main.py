@@ -170,8 +170,25 @@ def _report_usage(error: typer.TyperException) -> int:
             lines.append(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.")
         lines.append("")
     lines.append(f"error: {message}")
+    hint = _usage_hint(ctx)
+    if hint:
+        lines.append(hint)
     sys.stderr.write(for_display("\n".join(lines)) + "\n")
     return int(getattr(error, "exit_code", ExitCode.USAGE))
+
+
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
+
+
+def _usage_hint(ctx: object) -> str | None:
+    """What a user of a similar tool most likely meant: `spconnect api GET /path`, as
+    some HTTP clients take it, where spconnect (like `gh api`) takes the method in -X."""
+    params = getattr(ctx, "params", None) or {}
+    command = getattr(getattr(ctx, "command", None), "name", None)
+    method = str(params.get("path") or "")
+    if command == "api" and method.upper() in _HTTP_METHODS:
+        return f"the method goes in -X: spconnect api -X {method.upper()} PATH ..."
+    return None
 
 
 # Where a secret of each shape may be given instead of argv (design, "Command contract").

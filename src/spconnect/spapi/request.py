@@ -102,7 +102,8 @@ def _split_path(path: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     if not path.startswith("/") or path.startswith("//"):
         raise UsageError(
             f"PATH {path!r} must be a path on the SP-API endpoint, such as /orders/v0/orders",
-            "spconnect sends it to the profile's regional endpoint (design: SPCONNECT_SPAPI_URL)",
+            "spconnect sends it to the profile's regional endpoint (or to $SPCONNECT_SPAPI_URL "
+            "when set), never to a URL given here",
         )
     parts = urlsplit(path)
     if parts.fragment or "#" in path:
