@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 import subprocess
 import sys
 
 import httpx
+import pytest
 
 from spconnect.emulator import Emulator
+from tests.conftest import Cli
 
 
 def post(emulator: Emulator, data: dict[str, str]) -> httpx.Response:
@@ -152,6 +157,65 @@ def test_runs_as_a_program_for_people() -> None:
         assert "spconnect Amazon emulator on http://127.0.0.1:" in banner
         url = banner.split("SPCONNECT_LWA_URL=")[1].split()[0]
         assert httpx.post(url, data={}, timeout=5).json()["error"] == "invalid_request"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.keyring
+def test_the_commands_it_prints_work_as_printed(cli: Cli, secret_service: None) -> None:
+    """A new user's first hour: every command the running emulator prints (apart from
+    the browser login) works as printed, `api --paginate` and `exec` included."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spconnect.emulator", "--orders", "250"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or "grep SPAPI_" not in lines[-1]:
+            line = process.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        printed = "".join(lines)
+        env = dict(re.findall(r"export (SPCONNECT_\w+)=(\S+)", printed))
+        secret = re.search(r"client secret:\s+(\S+)", printed)
+        refresh = re.search(r"Self-authorized refresh token for .*:\n\s+(\S+)", printed)
+        assert len(env) == 3 and secret and refresh, printed
+        # The printed commands, their line continuations joined, one per line.
+        commands = [
+            c.partition("#")
+            for c in printed.replace("\\\n", " ").splitlines()
+            if c.startswith("  spconnect ")  # indented: the banner is not a command
+        ]
+        ran = {}
+        for command, _, comment in commands:
+            if "browser" in comment:
+                continue  # the browser's consent: tests/test_browser.py clicks it
+            argv = shlex.split(command)
+            args, pipe = argv[1:], ""
+            if "|" in args:
+                pipe = " ".join(args[args.index("|") + 1 :])
+                args = args[: args.index("|")]
+            stdin = (
+                secret.group(1)
+                if "--client-secret-stdin" in args
+                else refresh.group(1)
+                if "--refresh-token-stdin" in args
+                else None
+            )
+            result = cli.run(*args, env=env, input=None if stdin is None else stdin + "\n")
+            assert result.returncode == 0, (args, result.output)
+            ran[(args[0], pipe)] = result.stdout
+        assert ran[("token", "")].startswith("Atza|")
+        pages = ran[("api", "wc -l")].splitlines()
+        assert len(pages) == 3  # 250 orders, 100 a page
+        assert sum(len(json.loads(p)["payload"]["Orders"]) for p in pages) == 250
+        private = json.loads(ran[("api", "head -c 300")])
+        assert private["payload"]["Orders"][0]["BuyerInfo"]["BuyerEmail"].startswith("buyer")
+        shown = ran[("exec", "grep SPAPI_")]
+        assert "SPAPI_ACCESS_TOKEN=Atza|" in shown and "SPAPI_ENDPOINT=" in shown
     finally:
         process.terminate()
         process.wait(10)

@@ -65,7 +65,8 @@ def demo(
         )
     _print(
         "\nDone. With your own app: `spconnect app add NAME --client-id … --app-id … "
-        "--redirect-uri …`, then `spconnect login`."
+        "--redirect-uri …`, then `spconnect login`.\nTo try `spconnect api` and `exec` on "
+        "emulated orders first: `python -m spconnect.emulator` (it prints the commands)."
     )
 
 

@@ -12,6 +12,8 @@ import time
 
 from spconnect.emulator.server import Emulator
 
+FIRST_ORDER = "2026-01-01T00:00:00Z"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spconnect.emulator")
@@ -22,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=8443,
         help="port of the demo app's https://localhost redirect URI",
+    )
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=250,
+        metavar="N",
+        help="orders of the demo seller in the US marketplace, for `spconnect api` (default 250)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -34,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     app = emulator.state.register_app("demo", redirect_uris=[f"https://localhost:{port}/callback"])
     account = emulator.state.add_account("Demo Seller", region="na")
     refresh_token = emulator.state.self_authorize(app.client_id, account.selling_partner_id)
+    orders = max(0, min(args.orders, 100_000))
+    emulator.state.add_orders(account.selling_partner_id, orders, first_purchase=FIRST_ORDER)
     print(
         f"""spconnect Amazon emulator on {emulator.url} (Ctrl-C to stop)
 
@@ -54,7 +65,15 @@ Try:
       --app-id {app.app_id} --redirect-uri {app.redirect_uris[0]} --client-secret-stdin
   spconnect login --marketplace US          # consent page in the browser
   spconnect login --refresh-token-stdin -p self --marketplace US   # or self-authorized
-  spconnect token
+  spconnect token                           # after the browser's login
+  spconnect token -p self                   # after the self-authorized one
+
+Then call the SP-API ({orders} orders of {account.name}, 100 a page):
+  spconnect api -p self /orders/v0/orders -f MarketplaceIds=ATVPDKIKX0DER \\
+      -f CreatedAfter={FIRST_ORDER} --paginate | wc -l
+  spconnect api -p self /orders/v0/orders -f MarketplaceIds=ATVPDKIKX0DER \\
+      -f CreatedAfter={FIRST_ORDER} --rdt buyerInfo | head -c 300
+  spconnect exec -p self -- env | grep SPAPI_
 """,
         flush=True,
     )
