@@ -12,7 +12,7 @@ import pytest
 from spconnect.emulator import Emulator
 from spconnect.errors import ExitCode
 from spconnect.store import paths
-from tests.conftest import Cli, Seller, login_self_authorized
+from tests.conftest import Cli, Seller, add_app, login_self_authorized
 from tests.test_fast_path import HEAVY, imported_modules
 
 pytestmark = pytest.mark.keyring
@@ -116,3 +116,17 @@ def test_config_dir_matches_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: s
     else:
         monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
     assert paths.config_dir() == platformdirs.user_config_dir("spconnect")
+
+
+def test_status_of_a_named_profile_does_not_warn_about_the_default(
+    cli: Cli, emulator: Emulator
+) -> None:
+    """Only 'eu' is logged in: `status -p eu` is about eu; `status --all` (an overview)
+    still says the default cannot be used."""
+    add_app(cli, emulator.state.register_app("demo"))
+    login_self_authorized(cli, emulator, profile="eu")
+    named = cli.ok("status", "-p", "eu").stdout
+    assert named.startswith("Default profile: default (") and "not logged in" not in named
+    every = cli.ok("status", "--all").stdout
+    assert "Default profile: default (" in every
+    assert "it is not logged in: `spconnect login -p default`" in every

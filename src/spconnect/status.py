@@ -87,14 +87,16 @@ class DefaultProfile:
     source: str  # default_profile.FROM_ENVIRONMENT, FROM_SWITCH or FROM_BUILTIN
     logged_in: bool
 
-    def describe(self) -> str:
-        """One line for a person: "Default profile: eu (chosen with `spconnect switch`)"."""
+    def describe(self, *, overview: bool = True) -> str:
+        """One line for a person: "Default profile: eu (chosen with `spconnect switch`)",
+        and in an ``overview`` of every profile, that it is not logged in (a status of one
+        named profile has no use for that)."""
         why = {
             default_profile.FROM_ENVIRONMENT: f"from ${default_profile.ENVIRONMENT_VARIABLE}",
             default_profile.FROM_SWITCH: "chosen with `spconnect switch`",
         }.get(self.source, "the built-in name; `spconnect switch NAME` chooses another")
         line = f"Default profile: {self.name} ({why})"
-        if not self.logged_in:
+        if not self.logged_in and overview:
             line += f"; it is not logged in: `spconnect login -p {self.name}`"
             if self.source == default_profile.FROM_SWITCH:
                 line += " or `spconnect switch NAME`"

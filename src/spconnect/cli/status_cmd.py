@@ -91,8 +91,10 @@ def _rows(s: overview.ProfileStatus) -> list[tuple[str, str]]:
     ]
 
 
-def _plain(statuses: list[overview.ProfileStatus], default: overview.DefaultProfile) -> str:
-    lines = [default.describe(), ""]
+def _plain(
+    statuses: list[overview.ProfileStatus], default: overview.DefaultProfile, every: bool
+) -> str:
+    lines = [default.describe(overview=every), ""]
     for s in statuses:
         lines.append(f"{s.profile}")
         lines += [f"  {key:<16}{value}" for key, value in _rows(s)]
@@ -114,7 +116,9 @@ def _plain(statuses: list[overview.ProfileStatus], default: overview.DefaultProf
     return "\n".join(for_display(line, multiline=False) for line in lines)
 
 
-def _rich(statuses: list[overview.ProfileStatus], default: overview.DefaultProfile) -> None:
+def _rich(
+    statuses: list[overview.ProfileStatus], default: overview.DefaultProfile, every: bool
+) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -123,7 +127,7 @@ def _rich(statuses: list[overview.ProfileStatus], default: overview.DefaultProfi
         return escape(shown(text))
 
     console = Console()
-    console.print(safe(default.describe()), highlight=False)
+    console.print(safe(default.describe(overview=every)), highlight=False)
     console.print()
     for s in statuses:
         table = Table(title=f"profile {safe(s.profile)}", show_header=False, title_justify="left")
@@ -215,9 +219,9 @@ def status(
         document = safe_document(overview.to_json(statuses, checked=check, default=default))
         out(json.dumps(document, indent=2) + "\n")
     elif rich_output():
-        _rich(statuses, default)
+        _rich(statuses, default, all_profiles)
     else:
-        out(_plain(statuses, default))
+        out(_plain(statuses, default, all_profiles))
     raise typer.Exit(overview.worst_exit_code(statuses))
 
 
