@@ -123,6 +123,28 @@ def test_status_describes_the_zero_config_profile(
     assert "SPCONNECT_REFRESH_TOKEN" in described["storage"]["backend"]
 
 
+def test_doctor_recognises_zero_config_mode(
+    cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
+) -> None:
+    app = emulator.state.register_app("ci")
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": emulator.state.self_authorize(app.client_id),
+        "SPCONNECT_REGION": "fe",
+    }
+    ok = cli.run("doctor", "--offline", env=env)
+    assert ok.returncode == 0, ok.output
+    assert "zero-config mode: no config file" in ok.output and "region fe" in ok.output
+    assert "no app is configured" not in ok.output
+    partial = cli.run("doctor", "--offline", env={**env, "SPCONNECT_REFRESH_TOKEN": ""})
+    assert partial.returncode == ExitCode.NOT_SET_UP
+    assert "zero-config mode needs SPCONNECT_REFRESH_TOKEN" in partial.output
+    wrong = cli.run("doctor", "--offline", env={**env, "SPCONNECT_REGION": "mars"})
+    assert wrong.returncode == ExitCode.USAGE and "SPCONNECT_REGION" in wrong.output
+
+
 def test_per_profile_variables_select_each_profiles_token(
     cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
 ) -> None:

@@ -288,6 +288,13 @@ def run_checks(*, offline: bool) -> list[Check]:
     from spconnect.store.config import Config, config_path, load_config
 
     checks: list[Check] = []
+    zero = _zero_config_checks() if not os.path.exists(config_path()) else None
+    if zero is not None:
+        # No consent flow in this mode (no app id, no redirect URI): no app or port checks.
+        zero_checks, storage, timeout = zero
+        checks += zero_checks + _keyring_checks(storage, timeout)
+        checks.append(Check("clock", "skip", "skipped (--offline)") if offline else _clock_check())
+        return checks
     try:
         config = load_config()
         exists = os.path.exists(config_path())
@@ -306,6 +313,50 @@ def run_checks(*, offline: bool) -> list[Check]:
     checks += _app_checks(config)
     checks.append(Check("clock", "skip", "skipped (--offline)") if offline else _clock_check())
     return checks
+
+
+def _zero_config_checks() -> tuple[list[Check], str, float] | None:
+    """Zero-config mode (no config file, SPCONNECT_CLIENT_ID set): what `token`, `api` and
+    `exec` will use; None when the environment does not describe an app."""
+    from spconnect.store import envvars
+    from spconnect.store.config import Config, zero_config
+
+    try:
+        config = zero_config()
+    except SpconnectError as error:
+        failed = Check("config", "fail", error.message, error.hint, error.exit_code)
+        return [failed], "env", Config().keyring_timeout
+    if config is None:
+        return None
+    profile = config.profiles["default"]
+    missing = [
+        name
+        for name, value in (
+            (envvars.CLIENT_SECRET, envvars.client_secret()),
+            (envvars.REFRESH_TOKEN, envvars.refresh_token("default")),
+        )
+        if not value
+    ]
+    checks = [
+        Check(
+            "config",
+            "ok",
+            f"zero-config mode: no config file; the app of {envvars.CLIENT_ID} in region "
+            f"{profile.region}, for `token`, `api` and `exec`",
+        )
+    ]
+    if missing:
+        checks.append(
+            Check(
+                "secrets",
+                "fail",
+                f"zero-config mode needs {' and '.join(missing)}",
+                "set it in the environment (a CI secret), or describe the app in a config "
+                "file with `spconnect app add`",
+                ExitCode.NOT_SET_UP,
+            )
+        )
+    return checks, config.storage, config.keyring_timeout
 
 
 def worst(checks: list[Check]) -> int:
