@@ -11,6 +11,7 @@ import pytest
 import tomllib
 
 from spconnect.emulator import Emulator
+from spconnect.emulator.state import EmulatedApp
 from spconnect.errors import ExitCode
 from spconnect.store import envvars
 from tests.conftest import Cli
@@ -28,6 +29,23 @@ def no_keyring(cli: Cli, tmp_path: Path) -> dict[str, str]:
     return {"XDG_CONFIG_HOME": str(home)}
 
 
+def zero_config_env(
+    emulator: Emulator, no_keyring: dict[str, str], region: str
+) -> tuple[EmulatedApp, str, dict[str, str]]:
+    """An app, a self-authorized refresh token, and the four variables of zero-config
+    mode (with no keyring at all) that describe them."""
+    app = emulator.state.register_app("ci")
+    shop = emulator.state.self_authorize(app.client_id)
+    env = {
+        **no_keyring,
+        "SPCONNECT_CLIENT_ID": app.client_id,
+        "SPCONNECT_CLIENT_SECRET": app.client_secret,
+        "SPCONNECT_REFRESH_TOKEN": shop,
+        "SPCONNECT_REGION": region,
+    }
+    return app, shop, env
+
+
 def test_refresh_token_variable_names() -> None:
     assert envvars.refresh_token_variable("eu-shop") == "SPCONNECT_REFRESH_TOKEN_EU_SHOP"
     assert envvars.refresh_token_variable("shop.1") == "SPCONNECT_REFRESH_TOKEN_SHOP_1"
@@ -40,15 +58,7 @@ def test_refresh_token_variable_names() -> None:
 def test_zero_config_needs_no_config_file_and_no_keyring(
     cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
 ) -> None:
-    app = emulator.state.register_app("ci")
-    shop = emulator.state.self_authorize(app.client_id)
-    env = {
-        **no_keyring,
-        "SPCONNECT_CLIENT_ID": app.client_id,
-        "SPCONNECT_CLIENT_SECRET": app.client_secret,
-        "SPCONNECT_REFRESH_TOKEN": shop,
-        "SPCONNECT_REGION": "eu",
-    }
+    app, _, env = zero_config_env(emulator, no_keyring, "eu")
     first = json.loads(cli.ok("token", "--format", "json", env=env).stdout)
     assert first["access_token"].startswith("Atza|") and first["region"] == "eu"
     assert not (cli.config_dir / "config.toml").exists()
@@ -67,15 +77,7 @@ def test_zero_config_follows_the_region_and_client_id_variables_past_the_cache(
     """A cached token is served only for the region and app the variables name now: a
     script that switches SPCONNECT_REGION gets that region's endpoint (never the cached
     one's), and a region that does not exist is exit 2 even with a token cached."""
-    app = emulator.state.register_app("ci")
-    shop = emulator.state.self_authorize(app.client_id)
-    env = {
-        **no_keyring,
-        "SPCONNECT_CLIENT_ID": app.client_id,
-        "SPCONNECT_CLIENT_SECRET": app.client_secret,
-        "SPCONNECT_REFRESH_TOKEN": shop,
-        "SPCONNECT_REGION": "na",
-    }
+    _, shop, env = zero_config_env(emulator, no_keyring, "na")
     na = json.loads(cli.ok("token", "--format", "json", env=env).stdout)
     assert na["region"] == "na"
     eu = json.loads(
@@ -101,14 +103,7 @@ def test_status_describes_the_zero_config_profile(
     cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
 ) -> None:
     """`status` in zero-config mode shows what `token` uses, not "not logged in"."""
-    app = emulator.state.register_app("ci")
-    env = {
-        **no_keyring,
-        "SPCONNECT_CLIENT_ID": app.client_id,
-        "SPCONNECT_CLIENT_SECRET": app.client_secret,
-        "SPCONNECT_REFRESH_TOKEN": emulator.state.self_authorize(app.client_id),
-        "SPCONNECT_REGION": "eu",
-    }
+    _, _, env = zero_config_env(emulator, no_keyring, "eu")
     cli.ok("token", env=env)
     shown = cli.run("status", "--json", env=env)
     assert shown.returncode == 0, shown.output
@@ -126,14 +121,7 @@ def test_status_describes_the_zero_config_profile(
 def test_doctor_recognises_zero_config_mode(
     cli: Cli, emulator: Emulator, no_keyring: dict[str, str]
 ) -> None:
-    app = emulator.state.register_app("ci")
-    env = {
-        **no_keyring,
-        "SPCONNECT_CLIENT_ID": app.client_id,
-        "SPCONNECT_CLIENT_SECRET": app.client_secret,
-        "SPCONNECT_REFRESH_TOKEN": emulator.state.self_authorize(app.client_id),
-        "SPCONNECT_REGION": "fe",
-    }
+    _, _, env = zero_config_env(emulator, no_keyring, "fe")
     ok = cli.run("doctor", "--offline", env=env)
     assert ok.returncode == 0, ok.output
     assert "zero-config mode: no config file" in ok.output and "region fe" in ok.output

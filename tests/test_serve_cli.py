@@ -81,6 +81,19 @@ class ServeProcess:
             method, self.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kw
         )
 
+    def invite(self, token: str, public_key: str) -> dict[str, Any]:
+        """Register ``public_key`` and create a US invite for profile acme with it."""
+        key_id = self.admin(
+            token, "/admin/v1/keys", method="POST", json={"public_key": public_key}
+        ).json()["key_id"]
+        created: dict[str, Any] = self.admin(
+            token,
+            "/admin/v1/invites",
+            method="POST",
+            json={"key_id": key_id, "profile": "acme", "marketplace": "US"},
+        ).json()
+        return created
+
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
         # uvicorn finishes open requests, then (recent versions) ends by the signal
@@ -272,18 +285,7 @@ def test_sellers_see_the_display_name(cli: Cli, emulator: Emulator, tmp_path: Pa
     (token,) = admin_tokens(server.output())
     info = server.admin(token).json()
     assert (info["app"], info["display_name"]) == ("demo", "Acme Repricer")
-    key_id = server.admin(
-        token,
-        "/admin/v1/keys",
-        method="POST",
-        json={"public_key": sealing.generate_key_pair().public_key},
-    ).json()["key_id"]
-    invite = server.admin(
-        token,
-        "/admin/v1/invites",
-        method="POST",
-        json={"key_id": key_id, "profile": "acme", "marketplace": "US"},
-    ).json()
+    invite = server.invite(token, sealing.generate_key_pair().public_key)
     browser = Browser(server.url)
     shown = browser.request("GET", invite["url"]).text
     assert "Authorize Acme Repricer" in shown and "demo" not in shown
@@ -329,15 +331,7 @@ def test_a_stolen_database_file_and_the_servers_output_hold_no_secret(
     )
     (token,) = admin_tokens(server.output())
     keys = sealing.generate_key_pair()
-    key_id = server.admin(
-        token, "/admin/v1/keys", method="POST", json={"public_key": keys.public_key}
-    ).json()["key_id"]
-    invite = server.admin(
-        token,
-        "/admin/v1/invites",
-        method="POST",
-        json={"key_id": key_id, "profile": "acme", "marketplace": "US"},
-    ).json()
+    invite = server.invite(token, keys.public_key)
     seller = emulator.state.add_account("Acme Shop")
     emulator.state.auto_approve = seller.selling_partner_id
     browser = Browser(server.url)
