@@ -87,3 +87,12 @@ def test_a_bad_secret_created_day_is_a_usage_error(cli: Cli, emulator: Emulator,
     assert result.returncode == ExitCode.USAGE, result.output
     assert "--secret-created" in result.stderr
     assert not (cli.config_dir / "config.toml").exists()
+
+
+def test_the_zero_config_app_name_is_kept(cli: Cli, emulator: Emulator) -> None:
+    """'environment' names the app of zero-config mode (cache entries, hints), so no
+    configured app may take it."""
+    refused = run_app_add(cli, emulator.state.register_app("demo"), name="environment")
+    assert refused.returncode == ExitCode.USAGE
+    assert "kept for zero-config mode" in refused.stderr
+    assert not (cli.config_dir / "config.toml").exists()

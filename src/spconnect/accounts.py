@@ -24,7 +24,7 @@ from spconnect.errors import (
     StorageUnavailable,
     UsageError,
 )
-from spconnect.store import history
+from spconnect.store import envvars, history
 from spconnect.store.config import (
     AppConfig,
     Config,
@@ -48,6 +48,12 @@ def use_insecure_storage(ws: Workspace) -> None:
 def check_new_app_name(ws: Workspace, name: str) -> None:
     """Refuse a malformed name or one already taken (before any secret is asked for)."""
     ids.check_profile_name(name)
+    if name == envvars.ZERO_CONFIG_APP:
+        raise UsageError(
+            f"the app name {name!r} is kept for zero-config mode (the app the "
+            f"{envvars.CLIENT_ID} variable describes)",
+            "choose another name",
+        )
     if name in ws.config.apps:
         raise UsageError(
             f"app {name!r} already exists",
