@@ -65,6 +65,9 @@ def test_server_add_checks_the_admin_token_and_keeps_it_in_the_keyring(remote: R
 
     listed = remote.cli.ok("server", "list")
     assert listed.stdout.startswith(f"prod\t{remote.server.url}\t{PUBLIC_URL}\tdemo\t")
+    (described,) = json.loads(remote.cli.ok("server", "list", "--json").stdout)["servers"]
+    assert described["name"] == "prod" and described["public_url"] == PUBLIC_URL
+    assert described["client_id"] == remote.app.client_id and described["paired_at"].endswith("Z")
 
 
 def test_pairing_again_asks_first_and_keeps_the_key(remote: Remote) -> None:
@@ -121,9 +124,13 @@ def test_an_invite_is_created_connected_pulled_and_used(paired: Remote) -> None:
     assert remote.sealed(invite_id)
 
     refreshes = remote.emulator.count("refresh_token")
-    pulled = remote.cli.run("invite", "pull")
+    pulled = remote.cli.run("invite", "pull", "--json")
     assert pulled.returncode == 0, pulled.output
-    assert pulled.stdout == ""
+    document = json.loads(pulled.stdout)  # for scripts; what a person reads is on stderr
+    assert (document["server"], document["pulled"], document["pending"]) == ("prod", 1, 0)
+    (outcome,) = document["outcomes"]
+    assert (outcome["invite"], outcome["profile"], outcome["exit_code"]) == (invite_id, "acme", 0)
+    assert outcome["selling_partner_id"] == seller.selling_partner_id
     assert f"pulled {invite_id}: stored profile 'acme': selling partner " in pulled.stderr
     assert "Pulled 1 of 1 connected invites from server 'prod'" in pulled.stderr
     assert remote.emulator.count("refresh_token") == refreshes + 1  # one proving refresh

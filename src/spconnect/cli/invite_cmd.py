@@ -312,6 +312,7 @@ def pull(
     server: ServerOpt = None,
     yes: YesOpt = False,
     force: ForceOpt = False,
+    as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Store every connected invite's authorization here, as `spconnect login` does.
@@ -327,6 +328,7 @@ def pull(
     \b
         spconnect invite pull
         spconnect invite pull --server prod --yes   # from a script: replace without asking
+        spconnect invite pull --yes --json | jq -r '.outcomes[] | select(.exit_code == 0).profile'
     """
     setup_verbose(verbose)
     _no_profile(ctx)
@@ -346,6 +348,27 @@ def pull(
     result = invites.pull_invites(
         ws, server, force=yes or force, confirm=confirm, on_outcome=report
     )
+    if as_json:
+        document = {
+            "server": result.server,
+            "pulled": result.pulled,
+            "outcomes": [
+                {
+                    "invite": o.invite.id,
+                    "profile": o.profile,
+                    "selling_partner_id": o.invite.selling_partner_id,
+                    "exit_code": o.exit_code,
+                    "renewed": o.renewed,
+                    "message": o.message,
+                }
+                for o in result.outcomes
+            ],
+            "pending": result.pending,
+            "ended_without_connection": result.failed,
+            "sealed_to_another_key": result.other_key,
+            "pulled_before": result.pulled_before,
+        }
+        out(json.dumps(safe_document(document), indent=2) + "\n")
     waiting = []
     if result.pending:
         waiting.append(f"{result.pending} pending")

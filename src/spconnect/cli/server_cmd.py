@@ -3,6 +3,7 @@ list them, forget them; as ``gh auth login/status/logout`` do for hosts."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from spconnect.cli.common import (
     configured_names,
     out,
     read_secret,
+    safe_document,
     say,
     setup_verbose,
 )
@@ -136,25 +138,43 @@ def add(
 
 
 @app.command("list")
-def list_servers(verbose: VerboseOpt = False) -> None:
-    """List paired invite servers (one per line: name, admin URL, public URL, app, client
-    id, paired at).
+def list_servers(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """List paired invite servers (one per line, tab-separated: name, admin URL, public
+    URL, app, client id, paired at).
 
     Examples:
 
     \b
         spconnect server list
         spconnect server list | cut -f1     # the names only
+        spconnect server list --json | jq -r '.servers[].public_url'
     """
     setup_verbose(verbose)
     ws = Workspace()
-    if not ws.config.servers:
+    listed = [
+        {
+            "name": name,
+            "url": server.url,
+            "public_url": server.public_url,
+            "app": server.app,
+            "client_id": server.client_id,
+            "paired_at": server.added_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for name, server in sorted(ws.config.servers.items())
+    ]
+    if as_json:
+        out(json.dumps(safe_document({"servers": listed}), indent=2) + "\n")
+        return
+    if not listed:
         say("No invite servers paired. Pair one with `spconnect server add`.")
         return
-    for name, server in sorted(ws.config.servers.items()):
-        added = server.added_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        fields = (name, server.url, server.public_url, server.app, server.client_id, added)
-        out("\t".join(fields) + "\n")
+    for fields in listed:
+        out("\t".join(fields.values()) + "\n")
 
 
 @app.command("remove")
