@@ -95,6 +95,21 @@ def test_pairing_again_asks_first_and_keeps_the_key(remote: Remote) -> None:
     remote.cli.ok("invite", "list")
 
 
+def test_a_pairing_that_cannot_save_its_config_leaves_the_previous_one(remote: Remote) -> None:
+    assert remote.add_server().returncode == 0
+    before = {n: remote.keyring_value(n) for n in ("server-token:prod", "server-key:prod")}
+    rotated = remote.rotate_admin_token()
+    lock = remote.cli.config_dir / ".config.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # the config lock cannot be taken: saving fails after the keyring writes
+    failed = remote.add_server("--yes", token=rotated)
+    assert failed.returncode != 0 and "Traceback" not in failed.output
+    after = {n: remote.keyring_value(n) for n in before}
+    assert after == before  # the keyring got back what it held
+    lock.rmdir()
+    assert remote.add_server("--yes", token=rotated).returncode == 0
+
+
 def test_an_invite_is_created_connected_pulled_and_used(paired: Remote) -> None:
     remote = paired
     seller = remote.emulator.state.add_account("Acme Shop")

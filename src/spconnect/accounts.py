@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from spconnect import tokens
@@ -43,6 +44,26 @@ def use_insecure_storage(ws: Workspace) -> None:
         with editing_config() as config:
             config.storage = "file"
         ws.use_config(config)
+
+
+@contextlib.contextmanager
+def replacing_secrets(ws: Workspace, values: Mapping[str, str]) -> Iterator[None]:
+    """Store ``values`` for the block that records them in config.toml; if storing or the
+    block fails, the store gets back what it held, so a failed operation leaves the
+    previous credentials working (the original failure is the one raised)."""
+    previous = {key: ws.secrets.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            ws.secrets.set(key, value)
+        yield
+    except BaseException:
+        for key, before in previous.items():
+            with contextlib.suppress(Exception):
+                if before is None:
+                    ws.secrets.delete(key)
+                else:
+                    ws.secrets.set(key, before)
+        raise
 
 
 def check_new_app_name(ws: Workspace, name: str) -> None:
@@ -279,20 +300,11 @@ def store_authorization(
     if read_only and ws.secrets.get(key) != refresh_token:
         ws.secrets.set(key, refresh_token)
     tokens.invalidate_cached(ws, profile)
-    previous_token = None if read_only else ws.secrets.get(key)
-    if not read_only:
-        ws.secrets.set(key, refresh_token)
-    try:
-        with editing_config() as config:
-            config.profiles[profile] = profile_entry_in(config)
-    except BaseException:
-        if read_only:
-            pass  # nothing was written to the store
-        elif previous_token is None:
-            ws.secrets.delete(key)
-        else:
-            ws.secrets.set(key, previous_token)
-        raise
+    with (
+        replacing_secrets(ws, {} if read_only else {key: refresh_token}),
+        editing_config() as config,
+    ):
+        config.profiles[profile] = profile_entry_in(config)
     ws.use_config(config)
     creds = tokens.Credentials(
         profile=config.profiles[profile],

@@ -141,20 +141,8 @@ def _store(ws: Workspace, name: str, server: ServerConfig, token: str, private_k
     """Secrets first, then config.toml; if the config cannot be written, the store gets
     back what it held, so a failed pairing leaves the previous one working."""
     values = {admin_token_key(name): token, private_key_key(name): private_key}
-    previous = {key: ws.secrets.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            ws.secrets.set(key, value)
-        with editing_config() as config:
-            config.servers[name] = server
-    except BaseException:
-        for key, before in previous.items():
-            with contextlib.suppress(Exception):
-                if before is None:
-                    ws.secrets.delete(key)
-                else:
-                    ws.secrets.set(key, before)
-        raise
+    with accounts.replacing_secrets(ws, values), editing_config() as config:
+        config.servers[name] = server
     ws.use_config(config)
 
 
