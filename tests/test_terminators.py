@@ -133,6 +133,15 @@ class Terminator:
         return "".join(p.read_text(errors="replace") for p in self.work.glob("*.log"))
 
 
+def installed(kind: str) -> str:
+    """The terminator's program; a skip (a failure under CI) when it is not installed."""
+    binary = next((b for b in BINARIES[kind] if os.access(b, os.X_OK)), None)
+    if binary is None:
+        skip_or_fail(f"{kind} is not installed (./scripts/test installs it)")
+        raise AssertionError("unreachable")
+    return binary
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
@@ -141,10 +150,7 @@ def _listening(port: int) -> bool:
 
 @contextmanager
 def running(kind: str, d: Deployment, work: Path) -> Iterator[Terminator]:
-    binary = next((b for b in BINARIES[kind] if os.access(b, os.X_OK)), None)
-    if binary is None:
-        skip_or_fail(f"{kind} is not installed (./scripts/test installs it)")
-        raise AssertionError("unreachable")
+    binary = installed(kind)
     work.mkdir(mode=0o700)
     cert = self_signed_certificate(PUBLIC_HOST, work / "tls")
     port = free_port()
@@ -335,10 +341,7 @@ def test_serve_help_shows_a_deployment_whose_caddyfile_caddy_accepts(
     end = next(i for i, line in enumerate(lines) if line.strip() == "}" and not line[6:7].isspace())
     caddyfile = tmp_path / "Caddyfile"
     caddyfile.write_text(textwrap.dedent("\n".join(lines[: end + 1])) + "\n")
-    binary = next((b for b in BINARIES["caddy"] if os.access(b, os.X_OK)), None)
-    if binary is None:
-        skip_or_fail("caddy is not installed (./scripts/test installs it)")
-        raise AssertionError("unreachable")
+    binary = installed("caddy")
     adapted = subprocess.run(
         [binary, "adapt", "--config", str(caddyfile), "--adapter", "caddyfile"],
         capture_output=True,
